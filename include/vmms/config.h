@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM configuration: one JSON document per VM, the same for `vmwp --config` and for the
+ * registry vmms keeps. Parsing validates everything (unknown keys, units, absolute paths,
+ * ranges) and answers with a message that names the key at fault.
+ *
+ *   {
+ *     "name": "demo", "uuid": "...",
+ *     "memory": "512M",            size with a binary unit, or an integer number of MiB
+ *     "vcpus": 2,
+ *     "kernel": "/abs/path", "initrd": "/abs/path", "cmdline": "console=ttyS0",
+ *     "hugepages": false,
+ *     "console": { "type": "stdio" | "file" | "socket" | "none", "path": "/abs/path" },
+ *     "on_reboot": "restart" | "exit"
+ *   }
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#define VM_CONFIG_MEMORY_MIN     (16ull << 20)
+#define VM_CONFIG_MEMORY_MAX     (1ull << 40)          /* 1 TiB */
+#define VM_CONFIG_VCPUS_MAX      255u
+#define VM_CONFIG_CMDLINE_MAX    4095u
+#define VM_CONFIG_DEFAULT_MEMORY (256ull << 20)
+#define VM_CONFIG_ERROR_MAX      256
+
+enum console_type {
+        CONSOLE_STDIO,
+        CONSOLE_FILE,
+        CONSOLE_SOCKET,
+        CONSOLE_NONE,
+};
+
+enum on_reboot {
+        ON_REBOOT_RESTART,
+        ON_REBOOT_EXIT,
+};
+
+struct vm_config {
+        char *name;
+        char *uuid;
+        uint64_t memory;        /* bytes */
+        unsigned vcpus;
+        char *kernel;           /* NULL: the bundled guest kernel */
+        char *initrd;
+        char *cmdline;
+        bool hugepages;
+        enum console_type console_type;
+        char *console_path;
+        enum on_reboot on_reboot;
+};
+
+/* A validation error: the message names the key and what is wrong with it. */
+struct config_error {
+        char msg[VM_CONFIG_ERROR_MAX];
+};
+
+void vm_config_init(struct vm_config *c);
+void vm_config_done(struct vm_config *c);
+
+int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct config_error *err);
+int vm_config_from_string(const char *text, struct vm_config *ret, struct config_error *err);
+int vm_config_load(const char *path, struct vm_config *ret, struct config_error *err);
+/* Check cross-key rules (after command-line overrides too). */
+int vm_config_validate(const struct vm_config *c, struct config_error *err);
+/* "512M", "2G", or a bare number of MiB. */
+int vm_config_memory_from_string(const char *s, uint64_t *ret, struct config_error *err);
+/* The canonical JSON form (what vmms stores). */
+int vm_config_to_json(const struct vm_config *c, struct json_object **ret);
+
+int config_error_set(struct config_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+const char *console_type_to_string(enum console_type t);
+int console_type_from_string(const char *s);

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+uint64_t now_usec(clockid_t clock);
+
+/* "512M", "1G", "64MiB", "4096K", "1048576" (bytes). Units are binary. */
+int parse_size(const char *s, uint64_t *ret_bytes);
+/* A size for humans: "512 MiB", "1.5 GiB". */
+const char *format_size(char *buf, size_t len, uint64_t bytes);
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atou(const char *s, unsigned *ret);
+
+/* Read a whole (regular) file, at most max_size bytes; -EFBIG when larger. */
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
+int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
+/* Write all of buf, retrying on EINTR and short writes. */
+int loop_write(int fd, const void *buf, size_t len);
+/* pread exactly len bytes or fail with -EIO (short file). */
+int pread_full(int fd, void *buf, size_t len, off_t off);
+
+bool string_has_prefix(const char *s, const char *prefix);
+/* Names of VMs, switches: [A-Za-z0-9._-]{1,64}, not "." or "..". */
+bool name_is_valid(const char *s);
+
+int fd_set_nonblock(int fd, bool nonblock);

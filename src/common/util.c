@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmms/cleanup.h"
+#include "vmms/macro.h"
+#include "vmms/util.h"
+
+uint64_t now_usec(clockid_t clock)
+{
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int safe_atou64(const char *s, uint64_t *ret)
+{
+        char *end;
+        unsigned long long v;
+
+        if (!s || !isdigit((unsigned char)s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atou(const char *s, unsigned *ret)
+{
+        uint64_t v;
+        int r = safe_atou64(s, &v);
+
+        if (r < 0)
+                return r;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret_bytes)
+{
+        static const struct { const char *suffix; uint64_t factor; } units[] = {
+                { "",    1 },
+                { "B",   1 },
+                { "K",   KIB }, { "KiB", KIB }, { "k", KIB },
+                { "M",   MIB }, { "MiB", MIB },
+                { "G",   GIB }, { "GiB", GIB },
+                { "T",   GIB * 1024 }, { "TiB", GIB * 1024 },
+        };
+        char *end;
+        unsigned long long v;
+
+        if (!s || !isdigit((unsigned char)s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        while (*end == ' ')
+                end++;
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+                if (strcmp(end, units[i].suffix) != 0)
+                        continue;
+                if (v > UINT64_MAX / units[i].factor)
+                        return -ERANGE;
+                *ret_bytes = v * units[i].factor;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+const char *format_size(char *buf, size_t len, uint64_t bytes)
+{
+        static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        unsigned i = 0;
+        uint64_t div = 1;
+
+        while (i + 1 < ARRAY_SIZE(names) && bytes >= div * 1024) {
+                div *= 1024;
+                i++;
+        }
+        if (bytes % div == 0)
+                snprintf(buf, len, "%" PRIu64 " %s", bytes / div, names[i]);
+        else
+                snprintf(buf, len, "%.1f %s", (double)bytes / (double)div, names[i]);
+        return buf;
+}
+
+int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, alloc = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (alloc - size < 4096) {
+                        size_t want = alloc ? alloc * 2 : 65536;
+                        char *p;
+
+                        if (want > max_size + 1)
+                                want = max_size + 1;
+                        if (want <= size)
+                                return -EFBIG;
+                        p = realloc(buf, want + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        alloc = want;
+                }
+                n = read(fd, buf + size, alloc - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t)n;
+                if (size > max_size)
+                        return -EFBIG;
+        }
+        buf[size] = 0;
+        *ret_data = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_size)
+                return -EFBIG;
+        return read_full_fd(fd, max_size, ret_data, ret_size);
+}
+
+int loop_write(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+        char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = pread(fd, p, len, off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                off += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+bool string_has_prefix(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool name_is_valid(const char *s)
+{
+        size_t n = 0;
+
+        if (!s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                return false;
+        for (; s[n]; n++)
+                if (!isalnum((unsigned char)s[n]) && !strchr("._-", s[n]))
+                        return false;
+        return n >= 1 && n <= 64;
+}
+
+int fd_set_nonblock(int fd, bool nonblock)
+{
+        int flags = fcntl(fd, F_GETFL);
+
+        if (flags < 0)
+                return -errno;
+        flags = nonblock ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+        if (fcntl(fd, F_SETFL, flags) < 0)
+                return -errno;
+        return 0;
+}
