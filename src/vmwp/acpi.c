@@ -291,8 +291,7 @@ static uint64_t acpi_build_fadt(struct acpi_builder *b, uint64_t dsdt, uint64_t 
                 return 0;
         acpi_header_init(&f->h, "FACP", sizeof(*f), 6);
         f->minor_version = 4;
-        f->firmware_ctrl = (uint32_t)facs;
-        f->x_firmware_ctrl = facs;
+        f->x_firmware_ctrl = facs;     /* FIRMWARE_CTRL stays 0 when X_ is set (ACPI 6.4, 5.2.9) */
         f->dsdt = (uint32_t)dsdt;
         f->x_dsdt = dsdt;
         f->sci_int = PLATFORM_IRQ_SCI;

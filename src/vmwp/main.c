@@ -274,6 +274,13 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
         while (r >= 0 && !m->vm_done)
                 r = sd_event_run(m->event, UINT64_MAX);
         vmwp_vm_stop(m->vm);
+        if (log_get_max_level() >= LOG_DEBUG)
+                for (unsigned i = 0; i < m->vm->n_vcpus; i++) {
+                        char state[2048];
+
+                        vmwp_vcpu_format_state(&m->vm->vcpus[i], state, sizeof(state));
+                        log_debug("%s", state);
+                }
         kind = m->vm->exit_kind;
         if (r < 0 && kind == VMWP_EXIT_NONE)
                 vmwp_vm_request_exit(m->vm, VMWP_EXIT_ERROR, "event loop failed: %s", strerror(-r));

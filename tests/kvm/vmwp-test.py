@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""vmwp against real KVM: boots the bundled guest kernel (and the Debian cloud kernel) and
+checks what a user sees: console output, the guest's report lines, exit statuses, messages.
+
+Usage: vmwp-test.py CASE   (environment: VMWP, GUEST_KERNEL, SOURCE_ROOT)
+Exit 0 pass, 1 fail, 77 skip (with the reason on stdout)."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
+GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
+SOURCE_ROOT = os.environ.get("SOURCE_ROOT", ".")
+LINUX = os.path.join(SOURCE_ROOT, ".cache/linux/vmlinuz")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CRASH = 0, 1, 2, 3
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def run(args, timeout=60, stdin=subprocess.DEVNULL, input=None):
+    """Run vmwp to completion; returns (exit status, stdout, stderr)."""
+    p = subprocess.run([VMWP] + args, stdin=stdin if input is None else None, input=input,
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def reports(out, kind):
+    """The guest's '#VMMS <kind> k=v ...' lines as dicts."""
+    res = []
+    for line in out.splitlines():
+        m = re.match(r"#VMMS (\w+)\s*(.*)$", line.strip())
+        if m and m.group(1) == kind:
+            d = {}
+            for k, v in re.findall(r"(\w+)=(\S+)", m.group(2)):
+                d[k] = v
+            res.append(d)
+    return res
+
+
+def expect_pass(out, scenario):
+    res = reports(out, "result")
+    check(res, f"no result line from scenario {scenario}:\n{out}")
+    check(res[-1].get("scenario") == scenario and res[-1].get("status") == "pass",
+          f"scenario {scenario} did not pass: {res[-1]}\n{out}")
+
+
+def boot(scenario, *extra, vcpus=1, memory="128M", timeout=60):
+    rc, out, err = run(["--vcpus", str(vcpus), "--memory", memory, "--cmdline", f"scenario={scenario}"]
+                       + list(extra), timeout=timeout)
+    return rc, out, err
+
+
+# --- cases ---------------------------------------------------------------------------
+
+def case_hello():
+    rc, out, err = boot("hello", vcpus=2)
+    check(rc == EXIT_OK, f"exit status {rc}, expected 0\n{err}")
+    check("vmguest" in out, f"no banner:\n{out}")
+    ready = reports(out, "ready")
+    check(ready and ready[0]["vcpus"] == "2" and ready[0]["mem_mib"] == "128", f"ready line wrong: {ready}")
+    expect_pass(out, "hello")
+    check("powered off" in err, f"no power-off message on stderr:\n{err}")
+
+
+def case_default_scenario():
+    rc, out, err = run(["--memory", "64"])
+    check(rc == EXIT_OK, f"exit {rc}\n{err}")
+    check(reports(out, "ready"), f"bundled guest with no command line did not report ready:\n{out}")
+
+
+def case_smp():
+    rc, out, err = boot("smp", vcpus=4)
+    check(rc == EXIT_OK, f"exit {rc}\n{err}")
+    online = {r["apic_id"] for r in reports(out, "info") if r.get("online") == "1"}
+    check(online == {"0", "1", "2", "3"}, f"vCPUs online: {sorted(online)}\n{out}")
+    expect_pass(out, "smp")
+
+
+def case_timer():
+    rc, out, err = boot("timer")
+    check(rc == EXIT_OK, f"exit {rc}\n{err}")
+    expect_pass(out, "timer")
+
+
+def case_memtest_high():
+    # 3 GiB crosses the PCI hole: RAM continues above 4 GiB and must be usable there too.
+    rc, out, err = boot("memtest", memory="3G", timeout=180)
+    check(rc == EXIT_OK, f"exit {rc}\n{err}")
+    expect_pass(out, "memtest")
+
+
+def case_console_input():
+    lines = b"hello world\nsecond line\nquit\n"
+    p = subprocess.Popen([VMWP, "--cmdline", "scenario=echo", "--memory", "64"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(lines, timeout=60)
+    out = out.decode(errors="replace")
+    check(p.returncode == EXIT_OK, f"exit {p.returncode}\n{err.decode()}")
+    echoed = [r["echo"] for r in reports(out, "info") if "echo" in r]
+    check("hello" in echoed and "second" in echoed, f"console input not echoed: {echoed}\n{out}")
+    check(re.search(r"echo=hello world", out), f"line mangled:\n{out}")
+
+
+def case_reset_no_reboot():
+    for method in ("cf9", "i8042"):
+        rc, out, err = boot("reboot", f"--no-reboot", "--cmdline", f"scenario=reboot method={method}")
+        check(rc == EXIT_OK, f"{method}: exit {rc}\n{err}")
+        check("reset" in err and "--no-reboot" in err, f"{method}: no reset message:\n{err}")
+
+
+def case_reset_restarts():
+    p = subprocess.Popen([VMWP, "--cmdline", "scenario=reboot", "--memory", "64"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    buf = b""
+    os.set_blocking(p.stdout.fileno(), False)
+    while time.time() < deadline and buf.count(b"#VMMS ready") < 3:
+        try:
+            chunk = p.stdout.read()
+        except BlockingIOError:
+            chunk = None
+        if chunk:
+            buf += chunk
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    check(buf.count(b"#VMMS ready") >= 3, f"guest did not boot again after reset:\n{buf.decode()}")
+    check(p.returncode == EXIT_OK, f"exit {p.returncode} after SIGTERM\n{err.decode()}")
+
+
+def case_triple_fault():
+    rc, out, err = boot("triple-fault")
+    check(rc == EXIT_CRASH, f"exit {rc}, expected {EXIT_CRASH}\n{err}")
+    check("triple fault" in err, f"reason missing:\n{err}")
+    check(re.search(r"RIP=[0-9a-f]{16}", err) and "CR0=" in err, f"registers missing:\n{err}")
+
+
+def case_guest_panic_reports():
+    rc, out, err = boot("panic")
+    check(rc == EXIT_OK, f"exit {rc}\n{err}")
+    a = reports(out, "assert")
+    check(a and "file" in a[0] and "line" in a[0], f"no assert report with file and line:\n{out}")
+    res = reports(out, "result")
+    check(res and res[-1]["status"] == "fail", f"panic scenario should report fail:\n{out}")
+
+
+def case_sigterm():
+    p = subprocess.Popen([VMWP, "--cmdline", "scenario=idle", "--memory", "64", "--vcpus", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_line(p.stdout, b"#VMMS ready", 30)
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=10)
+    check(p.returncode == EXIT_OK, f"exit {p.returncode}\n{err.decode()}")
+    check(b"stopped by" in err, f"no stop message:\n{err.decode()}")
+    check(time.time() - t0 < 5, "SIGTERM took too long")
+
+
+def wait_for_line(f, needle, timeout):
+    deadline = time.time() + timeout
+    buf = b""
+    while time.time() < deadline:
+        line = f.readline()
+        if not line:
+            break
+        buf += line
+        if needle in line:
+            return buf
+    raise Fail(f"'{needle.decode()}' not seen within {timeout}s:\n{buf.decode()}")
+
+
+def case_console_file():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "console.log")
+        rc, out, err = boot("hello", "--console", path)
+        check(rc == EXIT_OK, f"exit {rc}\n{err}")
+        check(out == "", f"console went to stdout too:\n{out}")
+        with open(path) as f:
+            text = f.read()
+        expect_pass(text, "hello")
+
+
+def case_console_socket():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "console.sock")
+        p = subprocess.Popen([VMWP, "--cmdline", "scenario=echo", "--memory", "64", "--console", "socket:" + path],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)     # let the guest print its banner into the history
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.settimeout(30)
+        buf = b""
+        while b"#VMMS ready" not in buf:
+            chunk = s.recv(4096)
+            check(chunk, f"socket closed early: {buf.decode()}")
+            buf += chunk
+        s.sendall(b"via socket\nquit\n")
+        while b"echo=via" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        check(b"echo=via socket" in buf, f"socket input not echoed:\n{buf.decode()}")
+        rc = p.wait(timeout=30)
+        check(rc == EXIT_OK, f"exit {rc}")
+        check(not os.path.exists(path), "console socket left behind")
+
+
+def case_config_file():
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "vm.json")
+        with open(cfg, "w") as f:
+            f.write('{"name": "cfgvm", "memory": "96M", "vcpus": 3, "kernel": "%s", '
+                    '"cmdline": "scenario=hello"}' % os.path.abspath(GUEST))
+        rc, out, err = run(["--config", cfg])
+        check(rc == EXIT_OK, f"exit {rc}\n{err}")
+        ready = reports(out, "ready")
+        check(ready and ready[0]["vcpus"] == "3" and ready[0]["mem_mib"] == "96", f"{ready}")
+        check("vmwp[cfgvm]" in err, f"VM name not in messages:\n{err}")
+        # Command-line options override the file.
+        rc, out, err = run(["--config", cfg, "--vcpus", "1"])
+        check(reports(out, "ready")[0]["vcpus"] == "1", "--vcpus did not override the file")
+
+
+def expect_config_error(args, *needles, stdin=None):
+    rc, out, err = run(args, timeout=30)
+    check(rc == EXIT_CONFIG, f"{args}: exit {rc}, expected {EXIT_CONFIG}\n{err}")
+    for n in needles:
+        check(n in err, f"{args}: message does not mention '{n}':\n{err}")
+    check("Traceback" not in err and "AddressSanitizer" not in err, err)
+
+
+def case_bad_input():
+    with tempfile.TemporaryDirectory() as d:
+        missing = os.path.join(d, "nope.elf")
+        expect_config_error(["--kernel", missing], missing, "No such file")
+        trunc = os.path.join(d, "trunc.elf")
+        with open(GUEST, "rb") as f:
+            data = f.read()
+        with open(trunc, "wb") as f:
+            f.write(data[:200])
+        expect_config_error(["--kernel", trunc], trunc)
+        # Corrupt the program header offset.
+        bad = bytearray(data)
+        bad[32:40] = (len(data) - 8).to_bytes(8, "little")
+        corrupt = os.path.join(d, "corrupt.elf")
+        with open(corrupt, "wb") as f:
+            f.write(bad)
+        expect_config_error(["--kernel", corrupt], corrupt, "program header")
+        junk = os.path.join(d, "junk.bin")
+        with open(junk, "wb") as f:
+            f.write(os.urandom(8192))
+        expect_config_error(["--kernel", junk], junk, "neither")
+        empty = os.path.join(d, "empty")
+        open(empty, "w").close()
+        expect_config_error(["--kernel", empty], "empty")
+        expect_config_error(["--kernel", d], d)          # a directory
+        expect_config_error(["--initrd", missing, "--kernel", GUEST], missing)
+        expect_config_error(["--memory", "99T"], "memory")
+        expect_config_error(["--memory", "7"], "memory")
+        expect_config_error(["--memory", "lots"], "memory")
+        expect_config_error(["--vcpus", "0"], "--vcpus")
+        expect_config_error(["--vcpus", "100000"], "--vcpus")
+        expect_config_error(["--frobnicate"])
+        cfg = os.path.join(d, "bad.json")
+        with open(cfg, "w") as f:
+            f.write('{"memroy": "1G"}')
+        expect_config_error(["--config", cfg], "memroy", cfg)
+        with open(cfg, "w") as f:
+            f.write('{"memory": ')
+        expect_config_error(["--config", cfg], "invalid JSON")
+        expect_config_error(["--config", missing], missing)
+        # Larger than the host: a clear error, not an OOM kill.
+        expect_config_error(["--memory", "900G"], "memory", "host")
+        # An initrd that cannot fit beside the kernel in RAM.
+        big = os.path.join(d, "big.img")
+        with open(big, "wb") as f:
+            f.truncate(60 << 20)
+        expect_config_error(["--kernel", GUEST, "--initrd", big, "--memory", "32"], big, "fit")
+
+
+def case_help():
+    rc, out, err = run(["--help"])
+    check(rc == EXIT_OK and "--kernel" in out and "--no-reboot" in out and "Exit status" in out, out)
+    rc, out, err = run(["--version"])
+    check(rc == EXIT_OK and out.startswith("vmwp "), out)
+
+
+def case_linux_early():
+    """The Debian cloud kernel's bzImage through the 64-bit boot protocol, as far as the
+    decompressor's first serial output (a full boot runs emulated here: HOST-NOTES.md)."""
+    if not os.path.exists(LINUX):
+        raise Fail(f"{LINUX} missing: scripts/setup fetches it")
+    p = subprocess.Popen([VMWP, "--kernel", LINUX, "--memory", "512",
+                          "--cmdline", "earlyprintk=serial,ttyS0,115200 console=ttyS0 nokaslr"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        buf = wait_for_line(p.stdout, b"KASLR disabled", 90)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    check(b"KASLR disabled: 'nokaslr' on cmdline" in buf, buf.decode(errors="replace"))
+    check(p.returncode == EXIT_OK, f"exit {p.returncode}\n{err.decode()}")
+
+
+def host_has_hw_virt():
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    if not re.search(r"^flags\s*:.*\b(vmx|svm)\b", flags, re.M):
+        return False, "this host's CPU has no VT-x/AMD-V"
+    if os.path.exists("/sys/module/kvm_pvm"):
+        return False, "/dev/kvm is PVM (kvm_pvm), which runs a stock Linux kernel emulated"
+    return True, ""
+
+
+def case_linux_full():
+    """A full Linux boot to a busybox init. Needs VT-x/AMD-V: under PVM a stock kernel
+    runs emulated (minutes to reach user space), see ../shared/HOST-NOTES.md."""
+    ok, why = host_has_hw_virt()
+    if not ok:
+        raise Skip(f"full Linux boot needs hardware virtualisation: {why}")
+    if not os.path.exists(LINUX):
+        raise Fail(f"{LINUX} missing: scripts/setup fetches it")
+    busybox = "/bin/busybox"
+    if not os.path.exists(busybox):
+        raise Fail("busybox-static missing: scripts/setup installs it")
+    with tempfile.TemporaryDirectory() as d:
+        root = os.path.join(d, "root")
+        os.makedirs(os.path.join(root, "bin"))
+        subprocess.run(["cp", busybox, os.path.join(root, "bin/busybox")], check=True)
+        for tool in ("sh", "echo", "poweroff", "mount", "cat"):
+            os.symlink("busybox", os.path.join(root, "bin", tool))
+        with open(os.path.join(root, "init"), "w") as f:
+            f.write("#!/bin/sh\n/bin/mount -t proc proc /proc 2>/dev/null\n"
+                    "echo VMMS-LINUX-INIT-OK $(cat /proc/cpuinfo | grep -c ^processor) cpus\n"
+                    "/bin/poweroff -f\n")
+        os.chmod(os.path.join(root, "init"), 0o755)
+        os.makedirs(os.path.join(root, "proc"))
+        initrd = os.path.join(d, "initrd.cpio")
+        subprocess.run(f"cd {root} && find . | cpio -o -H newc > {initrd} 2>/dev/null", shell=True, check=True)
+        rc, out, err = run(["--kernel", LINUX, "--initrd", initrd, "--memory", "512", "--vcpus", "2",
+                            "--cmdline", "console=ttyS0 panic=-1 rdinit=/init", "--no-reboot"], timeout=120)
+        print(out[-3000:])
+        check("VMMS-LINUX-INIT-OK 2 cpus" in out, "init did not run")
+        check(rc == EXIT_OK, f"exit {rc}\n{err}")
+
+
+CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(sorted(CASES))}")
+        return 2
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("SKIP: /dev/kvm is not available")
+        return 77
+    try:
+        CASES[sys.argv[1]]()
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except Fail as e:
+        print(f"FAIL: {e}")
+        return 1
+    except subprocess.TimeoutExpired as e:
+        print(f"FAIL: timed out: {e}")
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

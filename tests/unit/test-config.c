@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+#include "check-main.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmms/config.h"
+#include "vmms/util.h"
+
+static void expect_error(const char *json, const char *needle)
+{
+        struct vm_config c;
+        struct config_error err = {};
+        int r = vm_config_from_string(json, &c, &err);
+
+        ck_assert_msg(r < 0, "accepted: %s", json);
+        ck_assert_msg(strstr(err.msg, needle), "error for %s is '%s', expected it to mention '%s'",
+                      json, err.msg, needle);
+}
+
+START_TEST(test_valid_full)
+{
+        struct vm_config c;
+        struct config_error err = {};
+        int r = vm_config_from_string(
+                "{\"name\":\"demo-1\",\"uuid\":\"u\",\"memory\":\"1G\",\"vcpus\":4,"
+                "\"kernel\":\"/k\",\"initrd\":\"/i\",\"cmdline\":\"console=ttyS0\",\"hugepages\":true,"
+                "\"console\":{\"type\":\"socket\",\"path\":\"/run/c.sock\"},\"on_reboot\":\"exit\"}",
+                &c, &err);
+
+        ck_assert_msg(r == 0, "%s", err.msg);
+        ck_assert_str_eq(c.name, "demo-1");
+        ck_assert_uint_eq(c.memory, 1ull << 30);
+        ck_assert_uint_eq(c.vcpus, 4);
+        ck_assert_str_eq(c.kernel, "/k");
+        ck_assert_str_eq(c.initrd, "/i");
+        ck_assert_str_eq(c.cmdline, "console=ttyS0");
+        ck_assert(c.hugepages);
+        ck_assert_int_eq(c.console_type, CONSOLE_SOCKET);
+        ck_assert_str_eq(c.console_path, "/run/c.sock");
+        ck_assert_int_eq(c.on_reboot, ON_REBOOT_EXIT);
+        vm_config_done(&c);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+        struct vm_config c;
+        struct config_error err = {};
+
+        ck_assert_int_eq(vm_config_from_string("{}", &c, &err), 0);
+        ck_assert_uint_eq(c.memory, VM_CONFIG_DEFAULT_MEMORY);
+        ck_assert_uint_eq(c.vcpus, 1);
+        ck_assert_ptr_null(c.kernel);
+        ck_assert_int_eq(c.console_type, CONSOLE_STDIO);
+        vm_config_done(&c);
+}
+END_TEST
+
+START_TEST(test_memory_forms)
+{
+        struct vm_config c;
+        struct config_error err = {};
+
+        ck_assert_int_eq(vm_config_from_string("{\"memory\": 512}", &c, &err), 0);
+        ck_assert_uint_eq(c.memory, 512ull << 20);
+        vm_config_done(&c);
+        ck_assert_int_eq(vm_config_from_string("{\"memory\": \"64MiB\"}", &c, &err), 0);
+        ck_assert_uint_eq(c.memory, 64ull << 20);
+        vm_config_done(&c);
+
+        uint64_t m;
+        ck_assert_int_eq(vm_config_memory_from_string("128", &m, &err), 0);
+        ck_assert_uint_eq(m, 128ull << 20);
+        ck_assert_int_eq(vm_config_memory_from_string("2G", &m, &err), 0);
+        ck_assert_uint_eq(m, 2ull << 30);
+        ck_assert_int_lt(vm_config_memory_from_string("lots", &m, &err), 0);
+        ck_assert_int_lt(vm_config_memory_from_string("99999999999999999999", &m, &err), 0);
+}
+END_TEST
+
+START_TEST(test_errors_name_the_key)
+{
+        expect_error("{\"memroy\": \"1G\"}", "memroy: unknown key");
+        expect_error("{\"memory\": \"12X\"}", "memory:");
+        expect_error("{\"memory\": \"1M\"}", "memory:");           /* below the minimum */
+        expect_error("{\"memory\": \"2T\"}", "memory:");           /* above the maximum */
+        expect_error("{\"memory\": \"17M\"}", "multiple of 2 MiB");
+        expect_error("{\"memory\": -5}", "memory:");
+        expect_error("{\"memory\": true}", "memory:");
+        expect_error("{\"vcpus\": 0}", "vcpus:");
+        expect_error("{\"vcpus\": 1000}", "vcpus:");
+        expect_error("{\"vcpus\": \"2\"}", "vcpus: expected an integer");
+        expect_error("{\"kernel\": \"vmlinuz\"}", "kernel: 'vmlinuz' is not an absolute path");
+        expect_error("{\"kernel\": 5}", "kernel: expected a string");
+        expect_error("{\"initrd\": \"/i\"}", "initrd: given without a kernel");
+        expect_error("{\"name\": \"has space\"}", "name:");
+        expect_error("{\"name\": \"..\"}", "name:");
+        expect_error("{\"hugepages\": \"yes\"}", "hugepages:");
+        expect_error("{\"console\": {\"type\": \"tty\"}}", "console.type:");
+        expect_error("{\"console\": {\"type\": \"file\"}}", "console.path: required");
+        expect_error("{\"console\": {\"type\": \"file\", \"path\": \"rel\"}}", "console.path:");
+        expect_error("{\"console\": {\"colour\": 1}}", "console.colour: unknown key");
+        expect_error("{\"on_reboot\": \"dance\"}", "on_reboot:");
+        expect_error("[1,2]", "expected a JSON object");
+        expect_error("{\"memory\": ", "invalid JSON");
+        expect_error("{} {}", "trailing data");
+        expect_error("", "invalid JSON");
+}
+END_TEST
+
+START_TEST(test_roundtrip)
+{
+        struct vm_config c, d;
+        struct config_error err = {};
+        struct json_object *o;
+
+        ck_assert_int_eq(vm_config_from_string("{\"name\":\"x\",\"memory\":\"3G\",\"vcpus\":3,"
+                                               "\"kernel\":\"/k\",\"cmdline\":\"a b\"}", &c, &err), 0);
+        ck_assert_int_eq(vm_config_to_json(&c, &o), 0);
+        ck_assert_int_eq(vm_config_from_json(o, &d, &err), 0);
+        ck_assert_str_eq(d.name, "x");
+        ck_assert_uint_eq(d.memory, 3ull << 30);
+        ck_assert_uint_eq(d.vcpus, 3);
+        ck_assert_str_eq(d.cmdline, "a b");
+        json_object_put(o);
+        vm_config_done(&c);
+        vm_config_done(&d);
+}
+END_TEST
+
+START_TEST(test_load_file)
+{
+        char path[] = "/tmp/test-config-XXXXXX";
+        int fd = mkstemp(path);
+        struct vm_config c;
+        struct config_error err = {};
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "{\"vcpus\": 7}", 12), 12);
+        close(fd);
+        ck_assert_int_eq(vm_config_load(path, &c, &err), 0);
+        ck_assert_uint_eq(c.vcpus, 7);
+        vm_config_done(&c);
+        unlink(path);
+        ck_assert_int_lt(vm_config_load(path, &c, &err), 0);
+        ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "No such file"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_util)
+{
+        uint64_t v;
+        char buf[32];
+
+        ck_assert_int_eq(parse_size("4K", &v), 0);
+        ck_assert_uint_eq(v, 4096);
+        ck_assert_int_eq(parse_size("1GiB", &v), 0);
+        ck_assert_uint_eq(v, 1ull << 30);
+        ck_assert_int_lt(parse_size("-1", &v), 0);
+        ck_assert_int_lt(parse_size("1Q", &v), 0);
+        ck_assert_int_lt(parse_size("20000000000T", &v), 0);
+        ck_assert_str_eq(format_size(buf, sizeof(buf), 512ull << 20), "512 MiB");
+        ck_assert_str_eq(format_size(buf, sizeof(buf), 1536ull << 20), "1.5 GiB");
+        ck_assert(name_is_valid("a.b_c-1"));
+        ck_assert(!name_is_valid(""));
+        ck_assert(!name_is_valid("a/b"));
+        ck_assert(!name_is_valid("x12345678901234567890123456789012345678901234567890123456789012345"));
+}
+END_TEST
+
+CHECK_MAIN("config", test_valid_full, test_defaults, test_memory_forms, test_errors_name_the_key,
+           test_roundtrip, test_load_file, test_util)
