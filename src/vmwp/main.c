@@ -214,13 +214,6 @@ static int apply_args(const struct vmwp_args *a, struct vm_config *cfg, struct c
         return vm_config_validate(cfg, err);
 }
 
-struct vmwp_main {
-        sd_event *event;
-        struct vmwp_vm *vm;
-        bool vm_done;
-        int signal;
-};
-
 static int on_vm_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct vmwp_main *m = userdata;
@@ -270,6 +263,7 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
         if (m->signal)          /* a signal arrived while we were rebooting */
                 vmwp_vm_request_exit(m->vm, VMWP_EXIT_STOPPED, "stopped by %s", strsignal(m->signal));
         m->vm_done = false;
+        m->boots++;
         r = vmwp_vm_start(m->vm);
         while (r >= 0 && !m->vm_done)
                 r = sd_event_run(m->event, UINT64_MAX);
@@ -322,6 +316,7 @@ int main(int argc, char *argv[])
         sigset_t mask;
         int r, exit_code = EXIT_WORKER_FAILED;
 
+        m.start_usec = now_usec(CLOCK_MONOTONIC);
         log_set_prefix("vmwp");
         r = parse_argv(argc, argv, &args);
         if (r <= 0)
@@ -347,6 +342,7 @@ int main(int argc, char *argv[])
                 snprintf(prefix, sizeof(prefix), "vmwp[%s]", cfg.name);
                 log_set_prefix(prefix);
         }
+        m.cfg = &cfg;
         kernel = cfg.kernel ? cfg.kernel : vmwp_bundled_kernel_path();
         if (cfg.kernel && !cfg.cmdline) {
                 /* A kernel of the user's own: show its console where ours shows it. */

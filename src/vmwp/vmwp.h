@@ -18,7 +18,9 @@
 #include "vmms/vdev.h"
 
 struct vmwp_console;
+struct vmwp_control;
 struct vmbus;
+typedef struct sd_event sd_event;
 
 enum vmwp_exit_kind {
         VMWP_EXIT_NONE,
@@ -82,6 +84,18 @@ struct vmwp_vm {
         enum vmwp_exit_kind exit_kind;
         char exit_reason[1024];
         int exit_efd;                   /* signalled once exit_kind is set */
+};
+
+/* The worker's main-thread state: the event loop and the VM of the current boot. */
+struct vmwp_main {
+        sd_event *event;
+        const struct vm_config *cfg;
+        struct vmwp_vm *vm;             /* NULL between boots */
+        bool vm_done;
+        int signal;
+        uint64_t start_usec;            /* CLOCK_MONOTONIC when the worker started */
+        unsigned boots;
+        struct vmwp_control *control;
 };
 
 /* vm.c */
