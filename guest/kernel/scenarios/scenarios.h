@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* The scenario entry points, one group per file in this directory. */
+#pragma once
+
+/* basic.c */
+int guest_scenario_hello(void);
+int guest_scenario_poweroff(void);
+int guest_scenario_panic(void);
+int guest_scenario_fault(void);
+/* smp.c */
+int guest_scenario_smp(void);
+/* timer.c */
+int guest_scenario_timer(void);
+/* memtest.c */
+int guest_scenario_memtest(void);
+/* power.c */
+int guest_scenario_idle(void);
+int guest_scenario_reboot(void);
+int guest_scenario_triple_fault(void);
+/* console.c */
+int guest_scenario_shell(void);
+int guest_scenario_echo(void);
+int guest_scenario_console_bench(void);
