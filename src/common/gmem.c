@@ -43,7 +43,11 @@ int gmem_new(uint64_t size, bool hugepages, struct gmem **ret)
                 close(fd);
                 return r;
         }
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+        /*
+         * Huge pages are reserved at mmap time (no MAP_NORESERVE), so a shortage is an
+         * error now rather than a SIGBUS when the guest first touches the page.
+         */
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), fd, 0);
         if (p == MAP_FAILED) {
                 int r = -errno;
                 close(fd);

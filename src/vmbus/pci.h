@@ -42,6 +42,8 @@ struct pci_func_ops {
 int pci_bus_new(const struct vmhost *host, iobus_handler_fn cf9_fn, void *cf9_opaque,
                 struct pci_bus **ret);
 void pci_bus_free(struct pci_bus *b);
+/* Platform reset: BARs back where the bus put them, decode on, MSI-X off and masked. */
+void pci_bus_reset(struct pci_bus *b);
 
 /* Configuration access by (devfn, reg) for tests and the PCI_CFG window: len 1, 2, 4. */
 uint32_t pci_bus_cfg_read(struct pci_bus *b, uint8_t devfn, uint32_t reg, unsigned len);
@@ -54,6 +56,8 @@ void pci_bus_cfg_write(struct pci_bus *b, uint8_t devfn, uint32_t reg, uint32_t 
 int pci_func_new(struct pci_bus *b, uint16_t vendor, uint16_t device, uint32_t class_code,
                  uint8_t revision, uint16_t subsys_vendor, uint16_t subsys,
                  const struct pci_func_ops *ops, void *opaque, struct pci_func **ret);
+/* Unplug (while no vCPU runs): BARs leave the MMIO bus, MSI-X routes go. */
+void pci_func_free(struct pci_func *f);
 uint8_t pci_func_devfn(const struct pci_func *f);
 struct pci_bus *pci_func_bus(const struct pci_func *f);
 
@@ -78,7 +82,10 @@ uint8_t *pci_func_config(struct pci_func *f);
 /* MSI-X with nvec vectors; table and PBA live in BAR `bar` at the given offsets. */
 int pci_func_add_msix(struct pci_func *f, unsigned nvec, unsigned bar, uint32_t table_off,
                       uint32_t pba_off);
-/* Signal vector v (from any thread): delivered, or pending while masked. -EINVAL bad v. */
+/*
+ * Signal vector v (from any thread): 1 when delivered or left pending while masked, 0 when
+ * MSI-X is disabled (nothing sent: the caller falls back to its ISR bit), -EINVAL bad v.
+ */
 int pci_msix_notify(struct pci_func *f, unsigned v);
 bool pci_msix_enabled(struct pci_func *f);
 unsigned pci_msix_nvec(const struct pci_func *f);

@@ -262,6 +262,12 @@ int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmw
                 goto fail;
         }
         r = vm_setup_memory(vm);
+        if (r < 0 && cfg->hugepages && (r == -ENOMEM || r == -EINVAL)) {
+                r = config_error_set(err, "hugepages: cannot reserve %llu huge pages of 2 MiB for guest RAM "
+                                     "(see /proc/sys/vm/nr_hugepages)",
+                                     (unsigned long long)(cfg->memory >> 21));
+                goto fail;
+        }
         if (r < 0) {
                 log_error_errno(r, "Failed to set up %llu MiB of guest memory: %m",
                                 (unsigned long long)(cfg->memory >> 20));

@@ -188,6 +188,35 @@ def wait_for_line(f, needle, timeout):
     raise Fail(f"'{needle.decode()}' not seen within {timeout}s:\n{buf.decode()}")
 
 
+def hugepages_free():
+    with open("/proc/meminfo") as f:
+        m = re.search(r"^HugePages_Free:\s+(\d+)", f.read(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def case_hugepages():
+    free = hugepages_free()
+    if free is None or not os.access("/proc/sys/vm/nr_hugepages", os.W_OK):
+        raise Skip("no hugetlbfs support or /proc/sys/vm/nr_hugepages not writable")
+    # More than are free: refused up front with a message, never a SIGBUS later.
+    want = max(16, free + 8)
+    rc, out, err = boot("hello", "--hugepages", memory=f"{want * 2}M")
+    check(rc == EXIT_CONFIG and "huge pages" in err, f"exit {rc}, expected 2 with a message:\n{err}")
+    with open("/proc/sys/vm/nr_hugepages") as f:
+        orig = int(f.read())
+    try:
+        with open("/proc/sys/vm/nr_hugepages", "w") as f:
+            f.write(str(orig + 40))
+        if hugepages_free() < 32:
+            raise Skip("could not reserve 32 huge pages (memory too fragmented)")
+        rc, out, err = boot("memtest", "--hugepages", memory="64M")
+        check(rc == EXIT_OK, f"exit {rc}\n{err}")
+        expect_pass(out, "memtest")
+    finally:
+        with open("/proc/sys/vm/nr_hugepages", "w") as f:
+            f.write(str(orig))
+
+
 def case_console_file():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "console.log")

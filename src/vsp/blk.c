@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (device type 2). One I/O thread per virtqueue, each with its own io_uring:
+ * the queue is owned by exactly one thread (no locks on the ring), every queue scales
+ * with the guest vCPU that drives it, and one io_uring_wait covers both the doorbell
+ * (a poll on the queue's eventfd) and the backend's completions. Requests complete out
+ * of order; used entries are published in batches with one interrupt decision per batch.
+ *
+ * A malformed request that still has a status byte gets VIRTIO_BLK_S_IOERR or
+ * VIRTIO_BLK_S_UNSUPP; a ring-level violation, or a request without a header or status,
+ * breaks the queue and the device reports DEVICE_NEEDS_RESET.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include <abi/pci.h>
+#include <abi/virtio.h>
+#include <abi/virtio_blk.h>
+
+#include "vmms/cleanup.h"
+#include "vmms/disk.h"
+#include "vmms/iov.h"
+#include "vmms/log.h"
+#include "vmms/macro.h"
+#include "vmms/vmbus.h"
+#include "vmms/virtio_dev.h"
+#include "vmms/vsp.h"
+#include "blk.h"
+#include "uring.h"
+
+struct blk_req {
+        struct vsp_io io;               /* first: completions hand us &io */
+        uint16_t head;
+        uint16_t next_free;
+        uint8_t *status;
+        uint32_t used_len;
+        uint32_t type;
+        uint64_t length;
+        struct iovec iov[VSP_BLK_MAX_CHAIN];
+};
+
+struct blk_queue {
+        struct vsp_blk *blk;
+        unsigned index;
+        struct virtq *vq;
+        int kick_fd;
+        int stop_fd;
+        struct vsp_uring *u;
+        struct vsp_io kick_io, stop_io;
+        pthread_t thread;
+        bool running;
+        bool stopping;
+        bool broken;
+        bool used_pending;
+        unsigned inflight;
+        struct blk_req *reqs;
+        unsigned n_reqs;
+        uint16_t free_head;             /* UINT16_MAX: none */
+        struct ratelimit rl;
+        struct vsp_blk_stats stats;     /* updated by this thread, read atomically */
+};
+
+struct vsp_blk {
+        struct disk_config disk;
+        struct vsp_image *img;
+        struct virtio_dev_info info;
+        struct virtio_blk_config cfg;   /* little-endian, as the guest reads it */
+        struct vsp_blk_limits lim;
+        const struct virtio_irq *irq;
+        unsigned nq;
+        struct blk_queue *queues;
+        uint64_t ring_errors;
+};
+
+static uint8_t blk_fail_request(struct vsp_blk_parsed *p, uint8_t status)
+{
+        p->action = VSP_BLK_DONE;
+        p->result = status;
+        p->used_len = 1;
+        return status;
+}
+
+/* Check [sector, sector + bytes/512) against the capacity; bytes a multiple of 512. */
+static bool blk_range_ok(const struct vsp_blk_limits *l, uint64_t sector, uint64_t bytes)
+{
+        uint64_t n = bytes >> VIRTIO_BLK_SECTOR_SHIFT;
+
+        return (bytes & (VIRTIO_BLK_SECTOR_SIZE - 1)) == 0 && sector <= l->capacity &&
+               n <= l->capacity - sector;
+}
+
+static int blk_parse(const struct vsp_blk_limits *l, struct iovec *iov, const struct virtq_elem *el,
+                     struct vsp_blk_parsed *ret)
+{
+        struct virtio_blk_outhdr h;
+        struct virtio_blk_discard_write_zeroes seg;
+        struct iovec *in = iov + el->n_out, *last;
+        unsigned n_in = el->n_in, n_out = el->n_out;
+        struct vsp_blk_parsed p = { .action = VSP_BLK_DONE, .used_len = 1 };
+        uint64_t sector, out_data = el->out_len - sizeof(h), in_data = el->in_len - 1;
+        uint32_t flags;
+
+        if (el->out_len < sizeof(h) || el->in_len < 1 || n_in == 0)
+                return -EBADMSG;
+        iov_to_buf(iov, n_out, 0, &h, sizeof(h));
+        /* The status byte is the last device-writable byte; cut it off the data. */
+        last = &in[n_in - 1];
+        p.status = (uint8_t *)last->iov_base + last->iov_len - 1;
+        if (--last->iov_len == 0)
+                n_in--;
+        /* Skip the header in the device-readable part. */
+        for (uint64_t skip = sizeof(h); skip > 0;) {
+                if (skip < iov->iov_len) {
+                        iov->iov_base = (uint8_t *)iov->iov_base + skip;
+                        iov->iov_len -= skip;
+                        break;
+                }
+                skip -= iov->iov_len;
+                iov++;
+                n_out--;
+        }
+        p.type = le32toh(h.type);
+        sector = le64toh(h.sector);
+
+        switch (p.type) {
+        case VIRTIO_BLK_T_IN:
+                /* Data must be device-writable: readable data would mean writing to it. */
+                if (out_data != 0 || !blk_range_ok(l, sector, in_data))
+                        break;
+                p.action = VSP_BLK_READ;
+                p.data = in;
+                p.n_data = n_in;
+                p.offset = sector << VIRTIO_BLK_SECTOR_SHIFT;
+                p.length = in_data;
+                p.used_len = (uint32_t)MIN(in_data + 1, (uint64_t)UINT32_MAX);
+                *ret = p;
+                return 0;
+        case VIRTIO_BLK_T_OUT:
+                /* Data must be device-readable; the writable part is the status only. */
+                if (l->readonly || in_data != 0 || !blk_range_ok(l, sector, out_data))
+                        break;
+                p.action = VSP_BLK_WRITE;
+                p.data = iov;
+                p.n_data = n_out;
+                p.offset = sector << VIRTIO_BLK_SECTOR_SHIFT;
+                p.length = out_data;
+                *ret = p;
+                return 0;
+        case VIRTIO_BLK_T_FLUSH:
+                p.action = l->readonly ? VSP_BLK_DONE : VSP_BLK_FLUSH;
+                p.result = VIRTIO_BLK_S_OK;
+                *ret = p;
+                return 0;
+        case VIRTIO_BLK_T_GET_ID:
+                if (out_data != 0)
+                        break;
+                p.action = VSP_BLK_GET_ID;
+                p.data = in;
+                p.n_data = n_in;
+                p.length = MIN(in_data, (uint64_t)VIRTIO_BLK_ID_BYTES);
+                p.used_len = (uint32_t)p.length + 1;
+                *ret = p;
+                return 0;
+        case VIRTIO_BLK_T_DISCARD:
+        case VIRTIO_BLK_T_WRITE_ZEROES: {
+                bool wz = p.type == VIRTIO_BLK_T_WRITE_ZEROES;
+                uint64_t feat = VIRTIO_BIT(wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD);
+                uint64_t nsec;
+
+                if (!(l->features & feat) || l->readonly) {
+                        blk_fail_request(&p, VIRTIO_BLK_S_UNSUPP);
+                        *ret = p;
+                        return 0;
+                }
+                if (out_data != sizeof(seg) || in_data != 0)    /* one segment only */
+                        break;
+                iov_to_buf(iov, n_out, 0, &seg, sizeof(seg));
+                flags = le32toh(seg.flags);
+                nsec = le32toh(seg.num_sectors);
+                if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ||
+                    (!wz && (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))) {
+                        blk_fail_request(&p, VIRTIO_BLK_S_UNSUPP);
+                        *ret = p;
+                        return 0;
+                }
+                if (nsec > VSP_BLK_MAX_DISCARD_SECTORS ||
+                    !blk_range_ok(l, le64toh(seg.sector), nsec << VIRTIO_BLK_SECTOR_SHIFT))
+                        break;
+                p.action = wz ? VSP_BLK_WRITE_ZEROES : VSP_BLK_DISCARD;
+                p.offset = le64toh(seg.sector) << VIRTIO_BLK_SECTOR_SHIFT;
+                p.length = nsec << VIRTIO_BLK_SECTOR_SHIFT;
+                p.unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+                *ret = p;
+                return 0;
+        }
+        default:
+                blk_fail_request(&p, VIRTIO_BLK_S_UNSUPP);
+                *ret = p;
+                return 0;
+        }
+        blk_fail_request(&p, VIRTIO_BLK_S_IOERR);
+        *ret = p;
+        return 0;
+}
+
+int vsp_blk_parse(const struct vsp_blk_limits *l, struct iovec *iov, const struct virtq_elem *el,
+                  struct vsp_blk_parsed *ret)
+{
+        int r = blk_parse(l, iov, el, ret);
+
+        if (r < 0)
+                return r;
+        /* A transfer of nothing is done at once. */
+        if ((ret->action == VSP_BLK_READ || ret->action == VSP_BLK_WRITE ||
+             ret->action == VSP_BLK_DISCARD || ret->action == VSP_BLK_WRITE_ZEROES) &&
+            ret->length == 0) {
+                ret->action = VSP_BLK_DONE;
+                ret->result = VIRTIO_BLK_S_OK;
+        }
+        return 0;
+}
+
+static void stat_add(uint64_t *c, uint64_t v)
+{
+        __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
+/* The driver broke the ring protocol: stop this queue, ask for a reset. */
+static void blk_queue_fail(struct blk_queue *q, const char *why)
+{
+        if (q->broken)
+                return;
+        q->broken = true;
+        stat_add(&q->blk->ring_errors, 1);
+        if (ratelimit_below(&q->rl))
+                log_debug("virtio-blk %s queue %u: %s; device needs reset",
+                          q->blk->disk.path ? q->blk->disk.path : "", q->index, why);
+        q->blk->irq->needs_reset(q->blk->irq->opaque);
+}
+
+static void blk_req_put(struct blk_queue *q, struct blk_req *r)
+{
+        r->next_free = q->free_head;
+        q->free_head = (uint16_t)(r - q->reqs);
+}
+
+static void blk_req_complete(struct blk_queue *q, struct blk_req *r, uint8_t status)
+{
+        __atomic_store_n(r->status, status, __ATOMIC_RELAXED);
+        virtq_push(q->vq, r->head, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
+        q->used_pending = true;
+        blk_req_put(q, r);
+}
+
+static void blk_account(struct blk_queue *q, struct blk_req *r)
+{
+        struct vsp_blk_stats *s = &q->stats;
+
+        switch (r->type) {
+        case VIRTIO_BLK_T_IN:
+                stat_add(&s->reads, 1);
+                stat_add(&s->bytes_read, r->length);
+                break;
+        case VIRTIO_BLK_T_OUT:
+                stat_add(&s->writes, 1);
+                stat_add(&s->bytes_written, r->length);
+                break;
+        case VIRTIO_BLK_T_FLUSH:
+                stat_add(&s->flushes, 1);
+                break;
+        case VIRTIO_BLK_T_DISCARD:
+                stat_add(&s->discards, 1);
+                break;
+        case VIRTIO_BLK_T_WRITE_ZEROES:
+                stat_add(&s->write_zeroes, 1);
+                break;
+        case VIRTIO_BLK_T_GET_ID:
+                stat_add(&s->get_ids, 1);
+                break;
+        default:
+                break;
+        }
+}
+
+static void blk_req_start(struct blk_queue *q, struct blk_req *r, const struct vsp_blk_parsed *p)
+{
+        struct vsp_blk *b = q->blk;
+        int res = 0;
+
+        r->status = p->status;
+        r->used_len = p->used_len;
+        r->type = p->type;
+        r->length = p->length;
+        switch (p->action) {
+        case VSP_BLK_DONE:
+                if (p->result != VIRTIO_BLK_S_OK)
+                        stat_add(&q->stats.bad_requests, 1);
+                else
+                        blk_account(q, r);
+                blk_req_complete(q, r, p->result);
+                return;
+        case VSP_BLK_GET_ID: {
+                char id[VIRTIO_BLK_ID_BYTES] = { 0 };
+
+                memcpy(id, b->disk.serial, strnlen(b->disk.serial, sizeof(id)));
+                iov_from_buf(p->data, p->n_data, 0, id, p->length);
+                blk_account(q, r);
+                blk_req_complete(q, r, VIRTIO_BLK_S_OK);
+                return;
+        }
+        case VSP_BLK_READ:
+                res = vsp_uring_read(q->u, &r->io, p->data, p->n_data, p->offset);
+                break;
+        case VSP_BLK_WRITE:
+                res = vsp_uring_write(q->u, &r->io, p->data, p->n_data, p->offset);
+                break;
+        case VSP_BLK_FLUSH:
+                res = vsp_uring_flush(q->u, &r->io);
+                break;
+        case VSP_BLK_DISCARD:
+                res = vsp_uring_discard(q->u, &r->io, p->offset, p->length);
+                break;
+        case VSP_BLK_WRITE_ZEROES:
+                res = vsp_uring_write_zeroes(q->u, &r->io, p->offset, p->length, p->unmap);
+                break;
+        }
+        if (res < 0) {
+                stat_add(&q->stats.io_errors, 1);
+                blk_req_complete(q, r, VIRTIO_BLK_S_IOERR);
+                return;
+        }
+        q->inflight++;
+}
+
+/* Take everything the driver made available. */
+static void blk_queue_process(struct blk_queue *q)
+{
+        struct vsp_blk_parsed p;
+        struct virtq_elem el;
+
+        if (q->broken || q->stopping)
+                return;
+        do {
+                virtq_disable_notify(q->vq);
+                for (;;) {
+                        struct blk_req *r;
+                        int n;
+
+                        if (q->free_head == UINT16_MAX) {
+                                if (virtq_has_avail(q->vq))
+                                        blk_queue_fail(q, "more requests in flight than the queue holds");
+                                return;
+                        }
+                        r = &q->reqs[q->free_head];
+                        n = virtq_pop(q->vq, r->iov, VSP_BLK_MAX_CHAIN, &el);
+                        if (n == 0)
+                                break;
+                        if (n < 0) {
+                                blk_queue_fail(q, q->vq->error ? q->vq->error : "bad ring");
+                                return;
+                        }
+                        if (vsp_blk_parse(&q->blk->lim, r->iov, &el, &p) < 0) {
+                                blk_queue_fail(q, "request without header or status byte");
+                                return;
+                        }
+                        q->free_head = r->next_free;
+                        r->head = el.head;
+                        blk_req_start(q, r, &p);
+                }
+        } while (virtq_enable_notify(q->vq));
+}
+
+static void blk_io_done(void *ctx, struct vsp_io *io, int res)
+{
+        struct blk_queue *q = ctx;
+        struct blk_req *r;
+
+        if (io == &q->stop_io) {
+                q->stopping = true;
+                return;
+        }
+        if (io == &q->kick_io) {
+                eventfd_t v;
+
+                (void)eventfd_read(q->kick_fd, &v);
+                if (!q->stopping && vsp_uring_poll(q->u, &q->kick_io, q->kick_fd) < 0)
+                        blk_queue_fail(q, "cannot watch the doorbell");
+                blk_queue_process(q);
+                return;
+        }
+        r = container_of(io, struct blk_req, io);
+        q->inflight--;
+        if (res < 0) {
+                stat_add(&q->stats.io_errors, 1);
+                if (ratelimit_below(&q->rl))
+                        log_debug_errno(res, "virtio-blk %s: request type %u failed: %m",
+                                        q->blk->disk.path ? q->blk->disk.path : "", r->type);
+                blk_req_complete(q, r, VIRTIO_BLK_S_IOERR);
+                return;
+        }
+        blk_account(q, r);
+        blk_req_complete(q, r, VIRTIO_BLK_S_OK);
+}
+
+static void blk_queue_publish(struct blk_queue *q)
+{
+        if (!q->used_pending)
+                return;
+        q->used_pending = false;
+        virtq_flush(q->vq);
+        if (virtq_need_interrupt(q->vq))
+                q->blk->irq->queue(q->blk->irq->opaque, q->index);
+}
+
+static void *blk_queue_thread(void *arg)
+{
+        struct blk_queue *q = arg;
+        int r;
+
+        blk_queue_process(q);   /* doorbells rung before DRIVER_OK */
+        while (!q->stopping || q->inflight > 0) {
+                blk_queue_publish(q);
+                r = vsp_uring_wait(q->u, blk_io_done, q);
+                if (r < 0) {
+                        log_debug_errno(r, "virtio-blk queue %u: io_uring wait failed: %m", q->index);
+                        break;
+                }
+        }
+        blk_queue_publish(q);
+        return NULL;
+}
+
+static void blk_queue_stop(struct blk_queue *q)
+{
+        if (q->running) {
+                (void)eventfd_write(q->stop_fd, 1);
+                pthread_join(q->thread, NULL);
+                q->running = false;
+        }
+        vsp_uring_free(q->u);
+        q->u = NULL;
+        safe_close(q->stop_fd);
+        q->stop_fd = -1;
+        free(q->reqs);
+        q->reqs = NULL;
+        q->vq = NULL;
+}
+
+static int blk_queue_start(struct vsp_blk *b, struct blk_queue *q, const struct virtio_dev_queue *dq)
+{
+        unsigned n = dq->vq->size;
+        int r;
+
+        *q = (struct blk_queue) {
+                .blk = b, .index = q->index, .vq = dq->vq, .kick_fd = dq->kick_fd, .stop_fd = -1,
+                .rl = RATELIMIT_INIT(1000000, 5), .stats = q->stats,
+        };
+        q->reqs = calloc(n, sizeof(*q->reqs));
+        if (!q->reqs)
+                return -ENOMEM;
+        q->n_reqs = n;
+        q->free_head = UINT16_MAX;
+        for (unsigned i = n; i > 0; i--)
+                blk_req_put(q, &q->reqs[i - 1]);
+        q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (q->stop_fd < 0)
+                return -errno;
+        r = vsp_uring_new(b->img, n + 4, &q->u);
+        if (r < 0)
+                return r;
+        r = vsp_uring_poll(q->u, &q->kick_io, q->kick_fd);
+        if (r < 0)
+                return r;
+        r = vsp_uring_poll(q->u, &q->stop_io, q->stop_fd);
+        if (r < 0)
+                return r;
+        r = -pthread_create(&q->thread, NULL, blk_queue_thread, q);
+        if (r < 0)
+                return r;
+        q->running = true;
+        return 0;
+}
+
+static void blk_reset(void *dev)
+{
+        struct vsp_blk *b = dev;
+
+        for (unsigned i = 0; i < b->nq; i++)
+                blk_queue_stop(&b->queues[i]);
+}
+
+static int blk_activate(void *dev, const struct virtio_activation *a)
+{
+        struct vsp_blk *b = dev;
+        int r;
+
+        b->irq = a->irq;
+        b->lim.features = a->features;
+        for (unsigned i = 0; i < b->nq && i < a->n_queues; i++) {
+                if (!a->queues[i].vq)
+                        continue;
+                r = blk_queue_start(b, &b->queues[i], &a->queues[i]);
+                if (r < 0) {
+                        log_debug_errno(r, "virtio-blk: cannot start queue %u: %m", i);
+                        blk_reset(b);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void blk_read_config(void *dev, uint32_t off, void *data, uint32_t len)
+{
+        struct vsp_blk *b = dev;
+
+        memcpy(data, (const uint8_t *)&b->cfg + off, len);
+}
+
+static void blk_free(void *dev)
+{
+        struct vsp_blk *b = dev;
+
+        if (!b)
+                return;
+        if (b->queues)
+                blk_reset(b);
+        free(b->queues);
+        vsp_image_free(b->img);
+        disk_config_done(&b->disk);
+        free(b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+        .activate = blk_activate,
+        .reset = blk_reset,
+        .read_config = blk_read_config,
+        .free = blk_free,
+};
+
+static int blk_new(const struct disk_config *disk, struct vsp_blk **ret)
+{
+        struct vsp_blk *b;
+        uint64_t features;
+        uint32_t bs;
+        int r;
+
+        if (disk->queues < 1 || disk->queues > DISK_QUEUES_MAX)
+                return -EINVAL;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->disk = *disk;
+        b->disk.path = disk->path ? strdup(disk->path) : NULL;
+        b->nq = disk->queues;
+        b->queues = calloc(b->nq, sizeof(*b->queues));
+        if ((disk->path && !b->disk.path) || !b->queues) {
+                blk_free(b);
+                return -ENOMEM;
+        }
+        for (unsigned i = 0; i < b->nq; i++)
+                b->queues[i] = (struct blk_queue) { .blk = b, .index = i, .stop_fd = -1 };
+        r = vsp_image_open(disk, &b->img);
+        if (r < 0) {
+                blk_free(b);
+                return r;
+        }
+        bs = vsp_image_block_size(b->img);
+        features = VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+                   VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
+                   VIRTIO_BIT(VIRTIO_BLK_F_MQ) | VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC) |
+                   VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX);
+        if (disk->readonly)
+                features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
+        else
+                features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+        b->lim = (struct vsp_blk_limits) {
+                .capacity = vsp_image_size(b->img) >> VIRTIO_BLK_SECTOR_SHIFT,
+                .readonly = disk->readonly,
+                .serial = b->disk.serial,
+        };
+        b->cfg = (struct virtio_blk_config) {
+                .capacity = htole64(b->lim.capacity),
+                .size_max = htole32(VSP_BLK_SIZE_MAX),
+                .seg_max = htole32(VSP_BLK_SEG_MAX),
+                .blk_size = htole32(bs),
+                .num_queues = htole16((uint16_t)b->nq),
+                .max_discard_sectors = htole32(VSP_BLK_MAX_DISCARD_SECTORS),
+                .max_discard_seg = htole32(1),
+                .discard_sector_alignment = htole32(MAX(VSP_BLK_DISCARD_ALIGN, bs >> VIRTIO_BLK_SECTOR_SHIFT)),
+                .max_write_zeroes_sectors = htole32(VSP_BLK_MAX_DISCARD_SECTORS),
+                .max_write_zeroes_seg = htole32(1),
+                .write_zeroes_may_unmap = 1,
+        };
+        b->info = (struct virtio_dev_info) {
+                .name = "blk", .type = VIRTIO_ID_BLOCK, .pci_class = PCI_CLASS_STORAGE_SCSI,
+                .features = features, .num_queues = (uint16_t)b->nq,
+                .queue_max_size = VSP_BLK_QUEUE_SIZE, .config_size = sizeof(b->cfg),
+        };
+        *ret = b;
+        return 0;
+}
+
+int vsp_blk_add(struct vmbus *bus, const struct disk_config *disk, struct vsp_blk **ret_blk)
+{
+        struct vsp_blk *b;
+        int r;
+
+        r = blk_new(disk, &b);
+        if (r < 0)
+                return r;
+        r = vmbus_add_virtio(bus, &b->info, &blk_ops, b);       /* frees b on failure */
+        if (r < 0)
+                return r;
+        if (ret_blk)
+                *ret_blk = b;
+        return 0;
+}
+
+void vsp_blk_get_stats(struct vsp_blk *b, struct vsp_blk_stats *ret)
+{
+        struct vsp_blk_stats s = { .ring_errors = __atomic_load_n(&b->ring_errors, __ATOMIC_RELAXED) };
+
+        for (unsigned i = 0; i < b->nq; i++) {
+                const uint64_t *src = (const uint64_t *)&b->queues[i].stats;
+                uint64_t *dst = (uint64_t *)&s;
+
+                /* every field but ring_errors is a per-queue counter */
+                for (size_t k = 0; k < offsetof(struct vsp_blk_stats, ring_errors) / sizeof(uint64_t); k++)
+                        dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+        }
+        *ret = s;
+}

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmms/cleanup.h"
+#include "vmms/disk.h"
+#include "vmms/iov.h"
+#include "vmms/log.h"
+#include "vmms/macro.h"
+#include "uring.h"
+
+#define ZERO_BUF_SIZE (1u * 1024 * 1024)
+
+enum {
+        VSP_IO_READ = 1,
+        VSP_IO_WRITE,
+        VSP_IO_FSYNC,
+        VSP_IO_DISCARD,
+        VSP_IO_WZ,
+        VSP_IO_POLL,
+};
+
+/* Write-zeroes stages, tried in order until one works. */
+enum {
+        WZ_ZERO_RANGE,          /* fallocate(ZERO_RANGE) (PUNCH_HOLE with unmap) */
+        WZ_PUNCH,               /* fallocate(PUNCH_HOLE) ... */
+        WZ_ALLOC,               /* ... then fallocate(0) to keep it allocated */
+        WZ_WRITE,               /* write zeros */
+};
+
+struct vsp_image {
+        int fd;
+        bool readonly;
+        bool direct;
+        uint64_t size;
+        uint32_t mem_align, off_align;  /* direct I/O needs; 1 without O_DIRECT */
+        bool no_zero_range, no_punch;   /* atomics: learnt from EOPNOTSUPP */
+        void *zeros;                    /* ZERO_BUF_SIZE, aligned */
+};
+
+struct vsp_uring {
+        struct vsp_image *img;
+        struct io_uring ring;
+        bool ring_ok;
+};
+
+void vsp_image_free(struct vsp_image *img)
+{
+        if (!img)
+                return;
+        safe_close(img->fd);
+        free(img->zeros);
+        free(img);
+}
+DEFINE_TRIVIAL_CLEANUP(struct vsp_image, vsp_image_free)
+
+static int image_probe_size(struct vsp_image *img)
+{
+        struct stat st;
+
+        if (fstat(img->fd, &st) < 0)
+                return -errno;
+        if (S_ISREG(st.st_mode)) {
+                img->size = (uint64_t)st.st_size;
+                return 0;
+        }
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(img->fd, BLKGETSIZE64, &img->size) < 0)
+                        return -errno;
+                return 0;
+        }
+        return -EINVAL;         /* not a disk */
+}
+
+static void image_probe_align(struct vsp_image *img)
+{
+        struct statx stx;
+
+        img->mem_align = img->off_align = 1;
+        if (!img->direct)
+                return;
+        img->mem_align = img->off_align = 512;
+        if (statx(img->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+            (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align > 0) {
+                img->mem_align = MAX(stx.stx_dio_mem_align, 1u);
+                img->off_align = MAX(stx.stx_dio_offset_align, 512u);
+        }
+}
+
+int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
+{
+        _cleanup_(vsp_image_freep) struct vsp_image *img = NULL;
+        int r;
+
+        img = calloc(1, sizeof(*img));
+        if (!img)
+                return -ENOMEM;
+        img->readonly = c->readonly;
+        img->direct = c->cache == DISK_CACHE_NONE;
+        if (c->fd >= 0) {
+                int fl;
+
+                img->fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
+                if (img->fd < 0)
+                        return -errno;
+                fl = fcntl(img->fd, F_GETFL);
+                if (fl < 0)
+                        return -errno;
+                if (!c->readonly && (fl & O_ACCMODE) == O_RDONLY)
+                        return -EBADF;          /* a writable disk on a read-only fd */
+                fl = img->direct ? fl | O_DIRECT : fl & ~O_DIRECT;
+                if (fcntl(img->fd, F_SETFL, fl) < 0)
+                        return -errno;
+        } else {
+                if (!c->path)
+                        return -EINVAL;
+                img->fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY |
+                                        (img->direct ? O_DIRECT : 0));
+                if (img->fd < 0)
+                        return -errno;
+        }
+        r = image_probe_size(img);
+        if (r < 0)
+                return r;
+        image_probe_align(img);
+        img->zeros = aligned_alloc(4096, ZERO_BUF_SIZE);
+        if (!img->zeros)
+                return -ENOMEM;
+        memset(img->zeros, 0, ZERO_BUF_SIZE);
+        *ret = TAKE_PTR(img);
+        return 0;
+}
+
+uint64_t vsp_image_size(const struct vsp_image *img) { return img->size; }
+bool vsp_image_readonly(const struct vsp_image *img) { return img->readonly; }
+uint32_t vsp_image_block_size(const struct vsp_image *img) { return MAX(img->off_align, 512u); }
+
+void vsp_uring_free(struct vsp_uring *u)
+{
+        if (!u)
+                return;
+        if (u->ring_ok)
+                io_uring_queue_exit(&u->ring);
+        free(u);
+}
+
+int vsp_uring_new(struct vsp_image *img, unsigned entries, struct vsp_uring **ret)
+{
+        struct vsp_uring *u = calloc(1, sizeof(*u));
+        int r;
+
+        if (!u)
+                return -ENOMEM;
+        u->img = img;
+        r = io_uring_queue_init(entries, &u->ring, 0);
+        if (r < 0) {
+                free(u);
+                return r;
+        }
+        u->ring_ok = true;
+        *ret = u;
+        return 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct vsp_uring *u)
+{
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+        if (!sqe) {             /* full: push what is queued to the kernel */
+                (void)io_uring_submit(&u->ring);
+                sqe = io_uring_get_sqe(&u->ring);
+        }
+        return sqe;
+}
+
+/* (Re)issue the next step of io. */
+static int io_issue(struct vsp_uring *u, struct vsp_io *io)
+{
+        struct vsp_image *img = u->img;
+        struct io_uring_sqe *sqe = get_sqe(u);
+        uint64_t off = io->off + io->done, len = io->len - io->done;
+        int mode;
+
+        if (!sqe)
+                return -EBUSY;
+        switch (io->op) {
+        case VSP_IO_READ:
+                io_uring_prep_readv(sqe, img->fd, io->iov, io->niov, off);
+                break;
+        case VSP_IO_WRITE:
+                io_uring_prep_writev(sqe, img->fd, io->iov, io->niov, off);
+                break;
+        case VSP_IO_FSYNC:
+                io_uring_prep_fsync(sqe, img->fd, IORING_FSYNC_DATASYNC);
+                break;
+        case VSP_IO_DISCARD:
+                io_uring_prep_fallocate(sqe, img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                        (off_t)off, (off_t)len);
+                break;
+        case VSP_IO_WZ:
+                if (io->stage == WZ_WRITE) {
+                        io->bounce_iov = (struct iovec) { img->zeros, MIN(len, (uint64_t)ZERO_BUF_SIZE) };
+                        io_uring_prep_writev(sqe, img->fd, &io->bounce_iov, 1, off);
+                        break;
+                }
+                if (io->stage == WZ_ZERO_RANGE)
+                        mode = io->unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                                         : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+                else if (io->stage == WZ_PUNCH)
+                        mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+                else
+                        mode = FALLOC_FL_KEEP_SIZE;
+                io_uring_prep_fallocate(sqe, img->fd, mode, (off_t)off, (off_t)len);
+                break;
+        case VSP_IO_POLL:
+                io_uring_prep_poll_add(sqe, io->fd, POLLIN);
+                break;
+        default:
+                return -EINVAL;
+        }
+        io_uring_sqe_set_data(sqe, io);
+        return 0;
+}
+
+static bool iov_dio_ok(const struct vsp_image *img, const struct iovec *iov, unsigned n)
+{
+        if (!img->direct)
+                return true;
+        for (unsigned i = 0; i < n; i++)
+                if (!IS_ALIGNED((uintptr_t)iov[i].iov_base, img->mem_align) ||
+                    !IS_ALIGNED((uint64_t)iov[i].iov_len, img->off_align))
+                        return false;
+        return true;
+}
+
+static int io_start_rw(struct vsp_uring *u, struct vsp_io *io, uint8_t op, struct iovec *iov,
+                       unsigned n, uint64_t off)
+{
+        *io = (struct vsp_io) {
+                .op = op, .iov = iov, .niov = n, .user_iov = iov, .user_niov = n,
+                .off = off, .len = iov_size(iov, n),
+        };
+        if (!iov_dio_ok(u->img, iov, n)) {
+                /* Guest buffers O_DIRECT cannot take: go through an aligned copy. */
+                size_t a = MAX((size_t)u->img->mem_align, (size_t)4096);
+
+                io->bounce = aligned_alloc(a, ALIGN_UP((size_t)io->len, a));
+                if (!io->bounce)
+                        return -ENOMEM;
+                if (op == VSP_IO_WRITE)
+                        iov_to_buf(iov, n, 0, io->bounce, io->len);
+                io->bounce_iov = (struct iovec) { io->bounce, io->len };
+                io->iov = &io->bounce_iov;
+                io->niov = 1;
+        }
+        return io_issue(u, io);
+}
+
+int vsp_uring_read(struct vsp_uring *u, struct vsp_io *io, struct iovec *iov, unsigned n, uint64_t off)
+{
+        return io_start_rw(u, io, VSP_IO_READ, iov, n, off);
+}
+
+int vsp_uring_write(struct vsp_uring *u, struct vsp_io *io, struct iovec *iov, unsigned n, uint64_t off)
+{
+        if (u->img->readonly)
+                return -EROFS;
+        return io_start_rw(u, io, VSP_IO_WRITE, iov, n, off);
+}
+
+int vsp_uring_flush(struct vsp_uring *u, struct vsp_io *io)
+{
+        *io = (struct vsp_io) { .op = VSP_IO_FSYNC };
+        return io_issue(u, io);
+}
+
+int vsp_uring_discard(struct vsp_uring *u, struct vsp_io *io, uint64_t off, uint64_t len)
+{
+        if (u->img->readonly)
+                return -EROFS;
+        *io = (struct vsp_io) { .op = VSP_IO_DISCARD, .off = off, .len = len };
+        return io_issue(u, io);
+}
+
+int vsp_uring_write_zeroes(struct vsp_uring *u, struct vsp_io *io, uint64_t off, uint64_t len,
+                           bool unmap)
+{
+        struct vsp_image *img = u->img;
+        uint8_t stage = WZ_ZERO_RANGE;
+
+        if (img->readonly)
+                return -EROFS;
+        if (__atomic_load_n(&img->no_punch, __ATOMIC_RELAXED))
+                stage = WZ_WRITE;
+        else if (!unmap && __atomic_load_n(&img->no_zero_range, __ATOMIC_RELAXED))
+                stage = WZ_PUNCH;
+        *io = (struct vsp_io) { .op = VSP_IO_WZ, .stage = stage, .unmap = unmap, .off = off, .len = len };
+        return io_issue(u, io);
+}
+
+int vsp_uring_poll(struct vsp_uring *u, struct vsp_io *io, int fd)
+{
+        *io = (struct vsp_io) { .op = VSP_IO_POLL, .fd = fd };
+        return io_issue(u, io);
+}
+
+/* Advance the remaining vector by n bytes (a short transfer). */
+static void io_advance(struct vsp_io *io, uint64_t n)
+{
+        io->done += n;
+        while (n > 0 && io->niov > 0) {
+                if (n < io->iov->iov_len) {
+                        io->iov->iov_base = (uint8_t *)io->iov->iov_base + n;
+                        io->iov->iov_len -= n;
+                        return;
+                }
+                n -= io->iov->iov_len;
+                io->iov++;
+                io->niov--;
+        }
+}
+
+static bool fallocate_unsupported(int res)
+{
+        return res == -EOPNOTSUPP || res == -ENOTTY || res == -ENOSYS;
+}
+
+/*
+ * One completion for io. Returns 1 when io is finished (*res set), 0 when the next step
+ * was queued.
+ */
+static int io_step(struct vsp_uring *u, struct vsp_io *io, int cres, int *res)
+{
+        struct vsp_image *img = u->img;
+        int r = 0;
+
+        if (cres == -EINTR || cres == -EAGAIN)
+                goto again;
+        switch (io->op) {
+        case VSP_IO_READ:
+        case VSP_IO_WRITE:
+                if (cres < 0) {
+                        r = cres;
+                        break;
+                }
+                if (cres == 0) {        /* end of file: the image shrank under us */
+                        r = -EIO;
+                        break;
+                }
+                io_advance(io, (uint64_t)cres);
+                if (io->done < io->len)
+                        goto again;
+                if (io->bounce && io->op == VSP_IO_READ)
+                        iov_from_buf(io->user_iov, io->user_niov, 0, io->bounce, io->len);
+                break;
+        case VSP_IO_DISCARD:
+                /* Discarding is a hint: a file system that cannot punch holes did nothing. */
+                r = cres < 0 && !fallocate_unsupported(cres) ? cres : 0;
+                break;
+        case VSP_IO_WZ:
+                if (io->stage == WZ_WRITE) {
+                        if (cres <= 0) {
+                                r = cres < 0 ? cres : -EIO;
+                                break;
+                        }
+                        io->done += (uint64_t)cres;
+                        if (io->done < io->len)
+                                goto again;
+                        break;
+                }
+                if (cres < 0 && fallocate_unsupported(cres)) {
+                        if (io->stage == WZ_ZERO_RANGE && !io->unmap) {
+                                __atomic_store_n(&img->no_zero_range, true, __ATOMIC_RELAXED);
+                                io->stage = WZ_PUNCH;
+                        } else {
+                                __atomic_store_n(&img->no_punch, true, __ATOMIC_RELAXED);
+                                io->stage = WZ_WRITE;
+                        }
+                        goto again;
+                }
+                if (cres < 0) {
+                        r = cres;
+                        break;
+                }
+                if (io->stage == WZ_PUNCH && !io->unmap) {
+                        io->stage = WZ_ALLOC;
+                        goto again;
+                }
+                break;
+        default:
+                r = cres < 0 ? cres : 0;
+                break;
+        }
+        free(io->bounce);
+        io->bounce = NULL;
+        *res = r;
+        return 1;
+again:
+        r = io_issue(u, io);
+        if (r < 0) {
+                free(io->bounce);
+                io->bounce = NULL;
+                *res = r;
+                return 1;
+        }
+        return 0;
+}
+
+int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
+{
+        struct io_uring_cqe *cqe;
+        int r;
+
+        r = io_uring_submit_and_wait(&u->ring, 1);
+        if (r < 0 && r != -EINTR)
+                return r;
+        while (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe) {
+                struct vsp_io *io = io_uring_cqe_get_data(cqe);
+                int cres = cqe->res, res;
+
+                io_uring_cqe_seen(&u->ring, cqe);
+                if (io && io_step(u, io, cres, &res))
+                        done(ctx, io, res);
+        }
+        return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The raw-image backend: an image file (or block device) opened by path or handed in as
+ * an fd, with cache=none (O_DIRECT) or cache=writeback, and one io_uring per I/O thread.
+ * Every operation completes whole or fails: short transfers are resubmitted, buffers that
+ * O_DIRECT cannot take are bounced, and write-zeroes falls back from ZERO_RANGE to
+ * hole punching plus allocation to writing zeros. One thread uses one vsp_uring.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct disk_config;
+struct vsp_image;
+struct vsp_uring;
+
+/* One operation in flight. Callers embed it; the fields are the backend's. */
+struct vsp_io {
+        uint8_t op, stage;
+        bool unmap;
+        int fd;                         /* the polled fd (VSP_IO_POLL) */
+        struct iovec *iov;              /* remaining vector; the backend advances it */
+        unsigned niov;
+        struct iovec *user_iov;         /* the caller's vector, for bounce copy-back */
+        unsigned user_niov;
+        struct iovec bounce_iov;
+        void *bounce;
+        uint64_t off, len, done;
+};
+
+int vsp_image_open(const struct disk_config *c, struct vsp_image **ret);
+void vsp_image_free(struct vsp_image *img);
+uint64_t vsp_image_size(const struct vsp_image *img);          /* bytes */
+bool vsp_image_readonly(const struct vsp_image *img);
+/* The file offset/length granularity direct I/O needs (512 without O_DIRECT). */
+uint32_t vsp_image_block_size(const struct vsp_image *img);
+
+/* A ring for up to `entries` operations in flight. img must outlive it. */
+int vsp_uring_new(struct vsp_image *img, unsigned entries, struct vsp_uring **ret);
+void vsp_uring_free(struct vsp_uring *u);
+
+/*
+ * Queue an operation; it completes through vsp_uring_wait(). 0 or a negative errno when it
+ * could not even be queued (the caller fails the request at once). The vector must stay
+ * valid and is modified while the operation runs.
+ */
+int vsp_uring_read(struct vsp_uring *u, struct vsp_io *io, struct iovec *iov, unsigned n, uint64_t off);
+int vsp_uring_write(struct vsp_uring *u, struct vsp_io *io, struct iovec *iov, unsigned n, uint64_t off);
+int vsp_uring_flush(struct vsp_uring *u, struct vsp_io *io);
+int vsp_uring_discard(struct vsp_uring *u, struct vsp_io *io, uint64_t off, uint64_t len);
+int vsp_uring_write_zeroes(struct vsp_uring *u, struct vsp_io *io, uint64_t off, uint64_t len,
+                           bool unmap);
+/* Complete once fd is readable (one shot; queue it again to keep watching). */
+int vsp_uring_poll(struct vsp_uring *u, struct vsp_io *io, int fd);
+
+/* res: 0 on success (reads and writes moved every byte) or a negative errno. */
+typedef void (*vsp_io_done_fn)(void *ctx, struct vsp_io *io, int res);
+/* Submit what is queued, wait for at least one completion, report all that are there. */
+int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx);
