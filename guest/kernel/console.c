@@ -13,7 +13,6 @@
 
 #define UART_IER_RDI     0x01
 #define UART_FCR_ENABLE  0x01
-#define UART_FCR_CLEAR   0x06
 #define UART_IIR_FIFO    0xc0
 #define UART_LCR_8N1     0x03
 #define UART_MCR_DTR_RTS_OUT2 0x0b
@@ -25,10 +24,11 @@
 void guest_uart_init(struct guest_uart *u, uint16_t port)
 {
         /* Three exits: word format, FIFO on, and IIR to learn whether the FIFO exists. The
-         * divisor is left alone; a virtual UART has no baud rate. */
+         * divisor is left alone (a virtual UART has no baud rate), and the FIFOs are not
+         * cleared: input that arrived before the kernel booted is kept for the reader. */
         u->port = port;
         guest_outb(port + UART_LCR, UART_LCR_8N1);
-        guest_outb(port + UART_FCR, UART_FCR_ENABLE | UART_FCR_CLEAR);
+        guest_outb(port + UART_FCR, UART_FCR_ENABLE);
         u->fifo_size = (guest_inb(port + UART_IIR) & UART_IIR_FIFO) == UART_IIR_FIFO ? 16 : 1;
         u->tx_room = 0;
 }

@@ -38,8 +38,12 @@ int guest_mm_init(void)
                         mm->alloc_end = MIN(r->addr + r->size, BOOT_MAPPED_TOP);
                 }
         }
-        if (!mm->alloc_end)
-                return -ENOMEM;
+        if (!mm->alloc_end) {
+                /* No memory map: assume the platform's RAM reaches 16 MiB past the kernel. */
+                mm->alloc_next = ALIGN_UP(kend, GUEST_PAGE_SIZE);
+                mm->alloc_end = mm->alloc_next + (16ull << 20);
+                return mm->region_count ? -ENOMEM : -ENOENT;
+        }
         return 0;
 }
 

@@ -246,7 +246,7 @@ def case_console_socket():
             check(chunk, f"socket closed early: {buf.decode()}")
             buf += chunk
         s.sendall(b"via socket\nquit\n")
-        while b"echo=via" not in buf:
+        while not re.search(rb"echo=via[^\n]*\n", buf):
             chunk = s.recv(4096)
             if not chunk:
                 break

@@ -5,6 +5,25 @@
 #include "kernel/scenarios/scenarios.h"
 #include "kernel/smp.h"
 
+/* INIT-SIPI to guest_ap_main (trampoline, long mode, native switch), first and last AP. */
+static void report_ap_start_times(void)
+{
+        uint64_t first = UINT64_MAX, last = 0;
+
+        for (unsigned i = 1; i < guest.cpu_slots; i++) {
+                const struct guest_cpu *c = &guest.cpus[i];
+
+                if (!c->online || c->start_tsc < guest.smp_sipi_tsc)
+                        continue;
+                first = MIN(first, c->start_tsc - guest.smp_sipi_tsc);
+                last = MAX(last, c->start_tsc - guest.smp_sipi_tsc);
+        }
+        if (last) {
+                guest_report_metric("ap_start_first", guest_tsc_to_ns(first) / 1000, "us");
+                guest_report_metric("ap_start_last", guest_tsc_to_ns(last) / 1000, "us");
+        }
+}
+
 int guest_scenario_smp(void)
 {
         const struct guest_topology *t = &guest.topo;
@@ -20,22 +39,7 @@ int guest_scenario_smp(void)
         }
         online = guest_smp_online();
         guest_report_metric("smp_boot_time", guest.smp_boot_ns / 1000, "us");
-        {
-                uint64_t first = UINT64_MAX, last = 0;
-
-                for (unsigned i = 1; i < guest.cpu_slots; i++) {
-                        const struct guest_cpu *c = &guest.cpus[i];
-                        if (!c->online || c->start_tsc < guest.smp_sipi_tsc)
-                                continue;
-                        first = MIN(first, c->start_tsc - guest.smp_sipi_tsc);
-                        last = MAX(last, c->start_tsc - guest.smp_sipi_tsc);
-                }
-                if (last) {
-                        /* INIT-SIPI to guest_ap_main (trampoline, long mode, native switch) */
-                        guest_report_metric("ap_start_first", guest_tsc_to_ns(first) / 1000, "us");
-                        guest_report_metric("ap_start_last", guest_tsc_to_ns(last) / 1000, "us");
-                }
-        }
+        report_ap_start_times();
         guest_report_info("cpus_online=%u cpus_expected=%u", online, t->cpu_count);
         for (unsigned i = 0; i < t->cpu_count; i++)
                 EXPECT_MSG(guest_smp_apic_online(t->cpu_apic_ids[i]), "apic_id=%u did not come online within %lu ms",
