@@ -11,7 +11,9 @@
  *     "kernel": "/abs/path", "initrd": "/abs/path", "cmdline": "console=ttyS0",
  *     "hugepages": false,
  *     "console": { "type": "stdio" | "file" | "socket" | "none", "path": "/abs/path" },
- *     "on_reboot": "restart" | "exit"
+ *     "on_reboot": "restart" | "exit",
+ *     "disks": [ { "path": "/abs/img", "readonly": false, "cache": "none" | "writeback",
+ *                  "queues": 1, "serial": "..." } ]
  *   }
  */
 #pragma once
@@ -21,12 +23,15 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "vmms/disk.h"
+
 #define VM_CONFIG_MEMORY_MIN     (16ull << 20)
 #define VM_CONFIG_MEMORY_MAX     (1ull << 40)          /* 1 TiB */
 #define VM_CONFIG_VCPUS_MAX      255u
 #define VM_CONFIG_CMDLINE_MAX    4095u
 #define VM_CONFIG_DEFAULT_MEMORY (256ull << 20)
 #define VM_CONFIG_ERROR_MAX      256
+#define VM_CONFIG_DISKS_MAX      16u
 
 enum console_type {
         CONSOLE_STDIO,
@@ -52,6 +57,9 @@ struct vm_config {
         enum console_type console_type;
         char *console_path;
         enum on_reboot on_reboot;
+        struct disk_config *disks;
+        unsigned n_disks;
+        int kvm_fd;             /* runtime only, never in JSON: /dev/kvm passed by vmms, or -1 */
 };
 
 /* A validation error: the message names the key and what is wrong with it. */
@@ -67,6 +75,8 @@ int vm_config_from_string(const char *text, struct vm_config *ret, struct config
 int vm_config_load(const char *path, struct vm_config *ret, struct config_error *err);
 /* Check cross-key rules (after command-line overrides too). */
 int vm_config_validate(const struct vm_config *c, struct config_error *err);
+/* Append a disk (takes over d's path). -E2BIG beyond VM_CONFIG_DISKS_MAX. */
+int vm_config_add_disk(struct vm_config *c, struct disk_config *d, struct config_error *err);
 /* "512M", "2G", or a bare number of MiB. */
 int vm_config_memory_from_string(const char *s, uint64_t *ret, struct config_error *err);
 /* The canonical JSON form (what vmms stores). */

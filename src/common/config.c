@@ -49,6 +49,7 @@ void vm_config_init(struct vm_config *c)
                 .vcpus = 1,
                 .console_type = CONSOLE_STDIO,
                 .on_reboot = ON_REBOOT_RESTART,
+                .kvm_fd = -1,
         };
 }
 
@@ -60,6 +61,9 @@ void vm_config_done(struct vm_config *c)
         free(c->initrd);
         free(c->cmdline);
         free(c->console_path);
+        for (unsigned i = 0; i < c->n_disks; i++)
+                disk_config_done(&c->disks[i]);
+        free(c->disks);
         vm_config_init(c);
 }
 
@@ -172,6 +176,84 @@ static int parse_console(struct json_object *v, struct vm_config *c, struct conf
         return 0;
 }
 
+int vm_config_add_disk(struct vm_config *c, struct disk_config *d, struct config_error *err)
+{
+        struct disk_config *n;
+
+        if (c->n_disks >= VM_CONFIG_DISKS_MAX)
+                return config_error_set(err, "disks: more than %u disks", VM_CONFIG_DISKS_MAX);
+        n = realloc(c->disks, (c->n_disks + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        c->disks = n;
+        c->disks[c->n_disks++] = *d;
+        d->path = NULL;
+        return 0;
+}
+
+static int parse_disk(struct json_object *v, unsigned idx, struct disk_config *d, struct config_error *err)
+{
+        char key[32], msg[VM_CONFIG_ERROR_MAX];
+        int r = 0;
+
+        snprintf(key, sizeof(key), "disks[%u]", idx);
+        if (!json_object_is_type(v, json_type_object))
+                return config_error_set(err, "%s: expected an object {\"path\": ...}", key);
+        json_object_object_foreach(v, k, val) {
+                char sub[64];
+
+                snprintf(sub, sizeof(sub), "%s.%s", key, k);
+                msg[0] = 0;
+                if (strcmp(k, "path") == 0)
+                        r = get_path(val, sub, &d->path, err);
+                else if (strcmp(k, "readonly") == 0)
+                        r = get_bool(val, sub, &d->readonly, err);
+                else if (strcmp(k, "cache") == 0) {
+                        if (!json_object_is_type(val, json_type_string))
+                                return config_error_set(err, "%s: expected \"none\" or \"writeback\"", sub);
+                        r = disk_config_set_cache(d, json_object_get_string(val), msg, sizeof(msg));
+                } else if (strcmp(k, "queues") == 0) {
+                        if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0)
+                                return config_error_set(err, "%s: expected a positive integer", sub);
+                        r = disk_config_set_queues(d, (unsigned long long)json_object_get_int64(val), msg, sizeof(msg));
+                } else if (strcmp(k, "serial") == 0) {
+                        if (!json_object_is_type(val, json_type_string))
+                                return config_error_set(err, "%s: expected a string", sub);
+                        r = disk_config_set_serial(d, json_object_get_string(val), msg, sizeof(msg));
+                } else
+                        return config_error_set(err, "%s: unknown key", sub);
+                if (r < 0 && msg[0])
+                        return config_error_set(err, "%s.%s", key, msg);
+                if (r < 0)
+                        return r;
+        }
+        if (!d->path)
+                return config_error_set(err, "%s.path: required", key);
+        return 0;
+}
+
+static int parse_disks(struct json_object *v, struct vm_config *c, struct config_error *err)
+{
+        size_t n;
+
+        if (!json_object_is_type(v, json_type_array))
+                return config_error_set(err, "disks: expected an array of objects");
+        n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+                struct disk_config d;
+                int r;
+
+                disk_config_init(&d);
+                r = parse_disk(json_object_array_get_idx(v, i), (unsigned)i, &d, err);
+                if (r >= 0)
+                        r = vm_config_add_disk(c, &d, err);
+                disk_config_done(&d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct config_error *err)
 {
         struct vm_config c;
@@ -223,6 +305,8 @@ int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct con
                                 c.on_reboot = ON_REBOOT_EXIT;
                         else
                                 r = config_error_set(err, "on_reboot: '%s' is not \"restart\" or \"exit\"", s);
+                } else if (strcmp(key, "disks") == 0) {
+                        r = parse_disks(v, &c, err);
                 } else
                         r = config_error_set(err, "%s: unknown key", key);
                 if (r < 0)
@@ -354,6 +438,28 @@ int vm_config_to_json(const struct vm_config *c, struct json_object **ret)
                 return -ENOMEM;
         if ((r = add_string(o, "on_reboot", c->on_reboot == ON_REBOOT_EXIT ? "exit" : "restart")) < 0)
                 return r;
+        if (c->n_disks > 0) {
+                _cleanup_json_ struct json_object *disks = json_object_new_array();
+
+                if (!disks)
+                        return -ENOMEM;
+                for (unsigned i = 0; i < c->n_disks; i++) {
+                        const struct disk_config *d = &c->disks[i];
+                        _cleanup_json_ struct json_object *jd = json_object_new_object();
+
+                        if (!jd ||
+                            (r = add_string(jd, "path", d->path)) < 0 ||
+                            json_object_object_add(jd, "readonly", json_object_new_boolean(d->readonly)) < 0 ||
+                            (r = add_string(jd, "cache", disk_cache_to_string(d->cache))) < 0 ||
+                            json_object_object_add(jd, "queues", json_object_new_int((int)d->queues)) < 0 ||
+                            (d->serial[0] && (r = add_string(jd, "serial", d->serial)) < 0))
+                                return r < 0 ? r : -ENOMEM;
+                        if (json_object_array_add(disks, TAKE_PTR(jd)) < 0)
+                                return -ENOMEM;
+                }
+                if (json_object_object_add(o, "disks", TAKE_PTR(disks)) < 0)
+                        return -ENOMEM;
+        }
         *ret = TAKE_PTR(o);
         return 0;
 }

@@ -61,7 +61,14 @@ struct virtio_pci {
         unsigned nq;
         struct vp_queue *queues;
         struct virtio_dev_queue *dev_queues;
+        struct ratelimit rl;            /* driver mistakes, under lock */
 };
+
+/* Messages a guest can trigger: debug level, rate-limited while shown. */
+static bool vp_log_ok(struct virtio_pci *vp)
+{
+        return log_get_max_level() >= LOG_DEBUG && ratelimit_below(&vp->rl);
+}
 
 static void vp_signal(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
 {
@@ -166,7 +173,8 @@ static int vp_activate_locked(struct virtio_pci *vp)
                 r = virtq_init(&q->vq, vp->host.mem, (uint16_t)i, q->size, q->desc, q->avail,
                                q->used, vp->driver_features);
                 if (r < 0) {
-                        log_debug_errno(r, "virtio-%s: queue %u set up wrong: %m", vp->info->name, i);
+                        if (vp_log_ok(vp))
+                                log_debug_errno(r, "virtio-%s: queue %u set up wrong: %m", vp->info->name, i);
                         return r;
                 }
                 vp->dev_queues[i].vq = &q->vq;
@@ -193,7 +201,8 @@ static void vp_status_write(struct virtio_pci *vp, uint8_t v)
                 if (s & VIRTIO_STATUS_FEATURES_OK)
                         r = vp_activate_locked(vp);
                 if (r < 0) {
-                        log_debug_errno(r, "virtio-%s: DRIVER_OK refused: %m", vp->info->name);
+                        if (vp_log_ok(vp))
+                                log_debug_errno(r, "virtio-%s: DRIVER_OK refused: %m", vp->info->name);
                         s &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
                         vp_irq_needs_reset(vp);
                 } else {
@@ -523,6 +532,7 @@ int virtio_pci_new(struct pci_bus *bus, const struct vmhost *host,
         vp->ops = ops;
         vp->features = info->features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
         vp->nq = info->num_queues;
+        vp->rl = (struct ratelimit) RATELIMIT_INIT(1000000, 5);
         vp->irq = (struct virtio_irq) {
                 .queue = vp_irq_queue,
                 .needs_reset = vp_irq_needs_reset,

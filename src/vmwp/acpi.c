@@ -219,7 +219,7 @@ static int acpi_build_dsdt(struct acpi_builder *b, uint64_t *ret)
         aml_integer(&a, 0);
         aml_name(&a, "_CRS");
         aml_buffer_begin(&a);
-        aml_res_word_bus(&a, 0, 0);
+        aml_res_word_bus(&a, 0, (uint16_t)((PLATFORM_ECAM_SIZE >> 20) - 1));
         aml_res_io(&a, PLATFORM_PORT_PCI_ADDR, 8);
         aml_res_word_io(&a, 0x0d00, 0xffff);
         aml_res_dword_mem(&a, (uint32_t)PLATFORM_MMIO32_BASE, (uint32_t)(PLATFORM_MMIO32_END - 1));

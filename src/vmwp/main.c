@@ -21,6 +21,7 @@
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "console.h"
+#include "control.h"
 #include "vmwp.h"
 
 #define EXIT_WORKER_FAILED 1
@@ -30,7 +31,11 @@
 struct vmwp_args {
         const char *config_path;
         const char *kernel, *initrd, *cmdline, *memory, *vcpus, *console, *name;
+        char **disks;
+        unsigned n_disks;
         bool no_reboot, hugepages;
+        const char *control;    /* --control PATH */
+        int fd_socket;          /* --fd-socket N, or -1 */
 };
 
 static void help(void)
@@ -44,11 +49,16 @@ static void help(void)
                "  -a, --cmdline STR       kernel command line\n"
                "  -m, --memory SIZE       guest RAM: MiB, or with a unit (512M, 2G); default 256M\n"
                "  -p, --vcpus N           number of vCPUs (default 1)\n"
+               "  -d, --disk SPEC         a virtio-blk disk, repeatable: PATH[,ro][,cache=none|\n"
+               "                          writeback][,queues=N][,serial=S]\n"
                "      --console TARGET    stdio (default), none, PATH or file:PATH (append to a\n"
                "                          file), socket:PATH (a Unix socket to attach to later)\n"
                "      --hugepages         back guest RAM with 2 MiB huge pages\n"
                "      --no-reboot         exit when the guest resets instead of restarting it\n"
                "  -n, --name NAME         VM name for messages\n"
+               "      --control PATH      serve the JSON-RPC control socket at PATH (vm.info,\n"
+               "                          vm.pause, vm.resume, vm.power_button, vm.turn_off)\n"
+               "      --fd-socket N       fd N is a socket from vmms: fds first, then control\n"
                "      --log-level LEVEL   err, warning, info (default), debug\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
@@ -64,6 +74,8 @@ enum {
         ARG_NO_REBOOT,
         ARG_LOG_LEVEL,
         ARG_VERSION,
+        ARG_CONTROL,
+        ARG_FD_SOCKET,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (help), or -EINVAL for a usage error. */
@@ -77,17 +89,20 @@ static int parse_argv(int argc, char *argv[], struct vmwp_args *a)
                 { "memory",    required_argument, NULL, 'm' },
                 { "vcpus",     required_argument, NULL, 'p' },
                 { "name",      required_argument, NULL, 'n' },
+                { "disk",      required_argument, NULL, 'd' },
                 { "console",   required_argument, NULL, ARG_CONSOLE },
                 { "hugepages", no_argument,       NULL, ARG_HUGEPAGES },
                 { "no-reboot", no_argument,       NULL, ARG_NO_REBOOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help",      no_argument,       NULL, 'h' },
                 { "version",   no_argument,       NULL, ARG_VERSION },
+                { "control",   required_argument, NULL, ARG_CONTROL },
+                { "fd-socket", required_argument, NULL, ARG_FD_SOCKET },
                 {}
         };
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "c:k:i:a:m:p:n:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "c:k:i:a:m:p:n:d:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c': a->config_path = optarg; break;
                 case 'k': a->kernel = optarg; break;
@@ -96,6 +111,15 @@ static int parse_argv(int argc, char *argv[], struct vmwp_args *a)
                 case 'm': a->memory = optarg; break;
                 case 'p': a->vcpus = optarg; break;
                 case 'n': a->name = optarg; break;
+                case 'd': {
+                        char **n = realloc(a->disks, (a->n_disks + 1) * sizeof(char *));
+
+                        if (!n)
+                                return log_error_errno(-ENOMEM, "Out of memory");
+                        a->disks = n;
+                        a->disks[a->n_disks++] = optarg;
+                        break;
+                }
                 case ARG_CONSOLE: a->console = optarg; break;
                 case ARG_HUGEPAGES: a->hugepages = true; break;
                 case ARG_NO_REBOOT: a->no_reboot = true; break;
@@ -113,6 +137,19 @@ static int parse_argv(int argc, char *argv[], struct vmwp_args *a)
                 case ARG_VERSION:
                         printf("vmwp %s\n", VMMS_VERSION);
                         return 0;
+                case ARG_CONTROL:
+                        a->control = optarg;
+                        break;
+                case ARG_FD_SOCKET: {
+                        unsigned fd;
+
+                        if (safe_atou(optarg, &fd) < 0 || fd < 3 || fd > INT32_MAX) {
+                                log_error("--fd-socket: '%s' is not a file descriptor number (3 or more)", optarg);
+                                return -EINVAL;
+                        }
+                        a->fd_socket = (int)fd;
+                        break;
+                }
                 default:
                         return -EINVAL;
                 }
@@ -207,6 +244,29 @@ static int apply_args(const struct vmwp_args *a, struct vm_config *cfg, struct c
                         cfg->console_path = TAKE_PTR(abs);
                 }
         }
+        for (unsigned i = 0; i < a->n_disks; i++) {
+                struct disk_config d;
+                char msg[VM_CONFIG_ERROR_MAX - 32];
+
+                r = disk_config_parse(a->disks[i], msg, sizeof(msg), &d);
+                if (r < 0)
+                        return r == -ENOMEM ? r : config_error_set(err, "--disk %s: %s", a->disks[i], msg);
+                if (d.path && d.path[0] != '/' && d.fd < 0) {
+                        char *abs = realpath(d.path, NULL);
+
+                        if (!abs) {
+                                r = config_error_set(err, "--disk %s: %s", d.path, strerror(errno));
+                                disk_config_done(&d);
+                                return r;
+                        }
+                        free(d.path);
+                        d.path = abs;
+                }
+                r = vm_config_add_disk(cfg, &d, err);
+                disk_config_done(&d);
+                if (r < 0)
+                        return r;
+        }
         if (a->hugepages)
                 cfg->hugepages = true;
         if (a->no_reboot)
@@ -246,6 +306,7 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
 
         r = vmwp_vm_new(cfg, kernel, console, &m->vm, &err);
         if (r < 0) {
+                vmwp_control_vm_ended(m->control, VMWP_EXIT_ERROR, err.msg[0] ? err.msg : "failed to create the VM");
                 if (err.msg[0]) {
                         log_error("%s", err.msg);
                         *ret_exit = EXIT_CONFIG;
@@ -301,13 +362,14 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
                 break;
         }
         exit_src = sd_event_source_disable_unref(exit_src);
+        vmwp_control_vm_ended(m->control, kind, m->vm->exit_reason);
         vmwp_vm_free(TAKE_PTR(m->vm));
         return kind;
 }
 
 int main(int argc, char *argv[])
 {
-        struct vmwp_args args = {};
+        struct vmwp_args args = { .fd_socket = -1 };
         struct vm_config cfg;
         struct config_error err = {};
         struct vmwp_main m = {};
@@ -383,6 +445,11 @@ int main(int argc, char *argv[])
                         log_error_errno(r, "Failed to set up the console: %m");
                 goto out;
         }
+        if (args.control || args.fd_socket >= 0) {
+                r = vmwp_control_new(&m, args.control, args.fd_socket, &cfg, &m.control);
+                if (r < 0)
+                        goto out;
+        }
 
         for (;;) {
                 enum vmwp_exit_kind kind = run_once(&m, &cfg, kernel, console, &exit_code);
@@ -391,8 +458,10 @@ int main(int argc, char *argv[])
                         break;
         }
 out:
+        vmwp_control_free(m.control, exit_code);
         vmwp_console_free(console);
         sd_event_unref(m.event);
         vm_config_done(&cfg);
+        free(args.disks);
         return exit_code;
 }

@@ -22,7 +22,11 @@
 #include "vmms/log.h"
 #include "vmms/macro.h"
 #include "vmms/util.h"
+#include "vmms/vmbus.h"
+#include "vmms/vmhost.h"
+#include "vmms/vsp.h"
 #include "console.h"
+#include "kvm_irq.h"
 #include "vmwp.h"
 
 #define KERNEL_MAX_SIZE (512ull << 20)
@@ -164,7 +168,6 @@ static int vm_setup_devices(struct vmwp_vm *vm)
                 { PLATFORM_PORT_I8042_DATA, 5, vdev_i8042_io, vm->i8042, "i8042" },
                 { PLATFORM_PORT_PM1A_EVT, PLATFORM_PM1_EVT_LEN, vdev_pm_evt_io, vm->pm, "pm1a_evt" },
                 { PLATFORM_PORT_PM1A_CNT, PLATFORM_PM1_CNT_LEN, vdev_pm_cnt_io, vm->pm, "pm1a_cnt" },
-                { PLATFORM_PORT_RESET, 1, vdev_reset_cf9_io, &vm->reset_ctl, "reset" },
                 { PLATFORM_PORT_POST, 1, vdev_ignore_io, NULL, "post" },
                 { 0xed, 1, vdev_ignore_io, NULL, "io-delay" },
         };
@@ -175,6 +178,35 @@ static int vm_setup_devices(struct vmwp_vm *vm)
                         return r;
         }
         vmwp_console_attach(vm->console, vm->serial);
+        return 0;
+}
+
+/* VMBus: the PCI bus with its virtio channels. 0xCF9 (reset) sits inside the PCI ports. */
+static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
+{
+        struct vmhost host;
+        int r;
+
+        r = kvm_irq_routing_new(vm->vm_fd, &vm->irq_routing);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up interrupt routing: %m");
+        host = (struct vmhost) {
+                .ops = &kvm_irq_vmhost_ops, .opaque = vm->irq_routing,
+                .mem = vm->mem, .pio = &vm->pio, .mmio = &vm->mmio,
+        };
+        r = vmbus_new(&host, vdev_reset_cf9_io, &vm->reset_ctl, &vm->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the PCI bus: %m");
+        for (unsigned i = 0; i < vm->cfg->n_disks; i++) {
+                const struct disk_config *d = &vm->cfg->disks[i];
+
+                r = vsp_blk_add(vm->bus, d, NULL);
+                if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EISDIR || r == -EROFS ||
+                    r == -EINVAL || r == -ENOTBLK)
+                        return config_error_set(err, "disk %s: %s", d->path, strerror(-r));
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add disk %s: %m", d->path);
+        }
         return 0;
 }
 
@@ -241,7 +273,9 @@ int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmw
                 r = log_error_errno(-errno, "Failed to create eventfd: %m");
                 goto fail;
         }
-        vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        /* vmms passes /dev/kvm (the worker may not open it); each boot gets its own copy. */
+        vm->kvm_fd = cfg->kvm_fd >= 0 ? fcntl(cfg->kvm_fd, F_DUPFD_CLOEXEC, 3)
+                                      : open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (vm->kvm_fd < 0) {
                 r = log_error_errno(-errno, "Failed to open /dev/kvm: %m");
                 goto fail;
@@ -283,6 +317,9 @@ int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmw
                 log_error_errno(r, "Failed to set up devices: %m");
                 goto fail;
         }
+        r = vm_setup_vmbus(vm, err);
+        if (r < 0)
+                goto fail;
         r = vmwp_acpi_build(vm->mem, cfg->vcpus, &rsdp);
         if (r < 0) {
                 log_error_errno(r, "Failed to build ACPI tables: %m");
@@ -419,6 +456,9 @@ void vmwp_vm_free(struct vmwp_vm *vm)
         vmwp_vm_stop(vm);
         if (vm->console)
                 vmwp_console_attach(vm->console, NULL);
+        /* Devices first (their I/O threads use routes and guest memory), then routing. */
+        vmbus_free(vm->bus);
+        kvm_irq_routing_free(vm->irq_routing);
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 vmwp_vcpu_done(&vm->vcpus[i]);
         free(vm->vcpus);

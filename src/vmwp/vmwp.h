@@ -20,6 +20,7 @@
 struct vmwp_console;
 struct vmwp_control;
 struct vmbus;
+struct kvm_irq_routing_state;
 typedef struct sd_event sd_event;
 
 enum vmwp_exit_kind {
@@ -72,6 +73,7 @@ struct vmwp_vm {
         struct vdev_i8042 *i8042;
         struct vdev_pm *pm;
         struct vdev_reset_ctl reset_ctl;
+        struct kvm_irq_routing_state *irq_routing;
         struct vmbus *bus;
 
         /* Run control: pause, resume, stop. Guarded by lock. */

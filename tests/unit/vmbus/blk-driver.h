@@ -18,8 +18,9 @@
 
 #define DRV_QSIZE       64u
 #define DRV_SLOTS       21u             /* 3 descriptors per request */
-#define DRV_Q_BASE(q)   (0x10000ull + 0x10000ull * (q))
-#define DRV_HDR(q, s)   (0x100000ull + 0x1000ull * (q) + 0x40ull * (s))
+/* Rings and headers of the driver for slot N live at 0x400000 * (N - 1) + ... */
+#define DRV_Q_BASE(d, q) ((d)->base + 0x10000ull + 0x10000ull * (q))
+#define DRV_HDR(d, q, s) ((d)->base + 0x100000ull + 0x1000ull * (q) + 0x40ull * (s))
 #define DRV_DATA        0x200000ull     /* data buffers from here on */
 
 struct drv_queue {
@@ -32,6 +33,7 @@ struct drv {
         struct fake_host *h;
         uint8_t devfn;
         uint64_t bar;
+        uint64_t base;
         uint64_t features;
         unsigned nq;
         struct drv_queue q[8];
@@ -60,6 +62,7 @@ static inline void drv_probe(struct drv *d, struct fake_host *h, uint8_t devfn)
         memset(d, 0, sizeof(*d));
         d->h = h;
         d->devfn = devfn;
+        d->base = 0x400000ull * (PCI_SLOT(devfn) - 1);
         ck_assert_uint_eq(mmio_read(h, ecam(devfn, PCI_VENDOR_ID), 2), VIRTIO_PCI_VENDOR_ID);
         d->bar = (mmio_read(h, ecam(devfn, PCI_BASE_ADDRESS_0), 4) & ~0xfull) |
                  mmio_read(h, ecam(devfn, PCI_BASE_ADDRESS_0 + 4), 4) << 32;
@@ -113,8 +116,8 @@ static inline void drv_init(struct drv *d, uint64_t want, unsigned nq)
                 struct drv_queue *q = &d->q[i];
 
                 *q = (struct drv_queue) {
-                        .index = i, .desc = DRV_Q_BASE(i), .avail = DRV_Q_BASE(i) + 0x1000,
-                        .used = DRV_Q_BASE(i) + 0x2000,
+                        .index = i, .desc = DRV_Q_BASE(d, i), .avail = DRV_Q_BASE(d, i) + 0x1000,
+                        .used = DRV_Q_BASE(d, i) + 0x2000,
                 };
                 memset(ram + q->desc, 0, 0x3000);
                 drv_wr(d, VIRTIO_PCI_COMMON_Q_SELECT, i, 2);
@@ -157,7 +160,7 @@ static inline uint16_t drv_req(struct drv *d, struct drv_queue *q, unsigned s, u
                                uint64_t sector, uint64_t data, uint32_t len, bool data_writable)
 {
         struct virtio_blk_outhdr hdr = { .type = type, .sector = sector };
-        uint64_t h = DRV_HDR(q->index, s);
+        uint64_t h = DRV_HDR(d, q->index, s);
         uint16_t head = (uint16_t)(3 * s);
 
         ck_assert_uint_lt(s, DRV_SLOTS);
@@ -176,7 +179,7 @@ static inline uint16_t drv_req(struct drv *d, struct drv_queue *q, unsigned s, u
 
 static inline uint8_t drv_req_status(struct drv *d, struct drv_queue *q, unsigned s)
 {
-        return __atomic_load_n(&d->h->ram[DRV_HDR(q->index, s) + 16], __ATOMIC_ACQUIRE);
+        return __atomic_load_n(&d->h->ram[DRV_HDR(d, q->index, s) + 16], __ATOMIC_ACQUIRE);
 }
 
 /* Wait until n more used entries appear; returns how many did. Consumes them. */
@@ -196,7 +199,8 @@ static inline unsigned drv_wait_used(struct drv *d, struct drv_queue *q, unsigne
                         got++;
                 }
                 /* EVENT_IDX: ask for an interrupt at the next completion. */
-                memcpy(ram + q->avail + VIRTQ_USED_EVENT_OFF(DRV_QSIZE), &q->last_used, 2);
+                __atomic_store_n((uint16_t *)(ram + q->avail + VIRTQ_USED_EVENT_OFF(DRV_QSIZE)),
+                                 q->last_used, __ATOMIC_RELAXED);
                 if (got < n)
                         usleep(1000);
         }

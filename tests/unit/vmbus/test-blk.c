@@ -360,7 +360,6 @@ START_TEST(test_other_device_keeps_working)
         for (int t = 0; t < 5000 && !(drv_status(&d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET); t++)
                 usleep(1000);
         ck_assert(drv_status(&d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-        /* d2's queues live in the same guest RAM layout: move them out of d's way. */
         ck_assert_uint_eq(drv_do(&d2, 0, VIRTIO_BLK_T_GET_ID, 0, DRV_DATA, 20, true), VIRTIO_BLK_S_OK);
         ck_assert_mem_eq(h->ram + DRV_DATA, "second", 6);
         ck_assert_uint_eq(drv_status(&d2) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
@@ -514,7 +513,7 @@ START_TEST(test_enospc_full_tmpfs)
         /* A private 256 KiB tmpfs holding a sparse 4 MiB image. */
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
             !mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0) {
-                fprintf(stderr, "test_enospc_full_tmpfs: cannot mount tmpfs (%m), skipped\n");
+                fprintf(stderr, "test_enospc_full_tmpfs: cannot mount tmpfs (%s), skipped\n", strerror(errno));
                 return;
         }
         vmbus_free(bus);
