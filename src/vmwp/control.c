@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <systemd/sd-event.h>
+
+#include "vmms/api.h"
+#include "vmms/cleanup.h"
+#include "vmms/fdpass.h"
+#include "vmms/jsonrpc.h"
+#include "vmms/log.h"
+#include "vmms/util.h"
+#include "control.h"
+
+#define CONTROL_CLIENTS_MAX 64
+#define HANDSHAKE_MAX       4096
+#define EXIT_FLUSH_USEC     (2 * 1000 * 1000)
+
+struct vmwp_control {
+        struct vmwp_main *m;
+        int listen_fd;
+        char *path;
+        sd_event_source *listen_source;
+        struct jsonrpc_conn *clients[CONTROL_CLIENTS_MAX];
+        size_t n_clients;
+        int kvm_fd;
+        enum vmwp_exit_kind last_kind;
+        char last_reason[1024];
+};
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+        if (v)
+                json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static int ctl_info(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        struct vmwp_main *m = c->m;
+        struct json_object *o = json_object_new_object();
+        const char *state = !m->vm ? "starting" : vmwp_vm_is_paused(m->vm) ? "paused" : "running";
+
+        if (!o)
+                return -ENOMEM;
+        add_str(o, "state", state);
+        json_object_object_add(o, "pid", json_object_new_int(getpid()));
+        json_object_object_add(o, "uptime_usec",
+                               json_object_new_int64((int64_t)(now_usec(CLOCK_MONOTONIC) - m->start_usec)));
+        json_object_object_add(o, "boots", json_object_new_int((int)m->boots));
+        json_object_object_add(o, "vcpus", json_object_new_int((int)m->cfg->vcpus));
+        json_object_object_add(o, "memory", json_object_new_int64((int64_t)m->cfg->memory));
+        add_str(o, "name", m->cfg->name);
+        add_str(o, "uuid", m->cfg->uuid);
+        if (m->cfg->console_type == CONSOLE_SOCKET)
+                add_str(o, "console", m->cfg->console_path);
+        add_str(o, "control", c->path);
+        return jsonrpc_call_reply(call, o);
+}
+
+static int ctl_need_vm(struct jsonrpc_call *call, struct vmwp_control *c)
+{
+        if (c->m->vm)
+                return 0;
+        jsonrpc_call_error(call, VMMS_ERROR_STATE, "The VM is restarting; try again");
+        return -EAGAIN;
+}
+
+static int ctl_pause(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        int r;
+
+        if (ctl_need_vm(call, c) < 0)
+                return 0;
+        r = vmwp_vm_pause(c->m->vm);
+        if (r < 0)
+                return r;
+        log_info("VM paused");
+        return ctl_info(call, NULL, c);
+}
+
+static int ctl_resume(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        int r;
+
+        if (ctl_need_vm(call, c) < 0)
+                return 0;
+        r = vmwp_vm_resume(c->m->vm);
+        if (r < 0)
+                return r;
+        log_info("VM resumed");
+        return ctl_info(call, NULL, c);
+}
+
+static int ctl_power_button(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        int r;
+
+        if (ctl_need_vm(call, c) < 0)
+                return 0;
+        r = vmwp_vm_power_button(c->m->vm);
+        if (r < 0)
+                return jsonrpc_call_error(call, VMMS_ERROR_FAILED, "Cannot press the power button: %s",
+                                          strerror(-r));
+        log_info("Power button pressed");
+        return jsonrpc_call_reply(call, NULL);
+}
+
+static int ctl_turn_off(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+
+        if (c->m->vm)
+                vmwp_vm_request_exit(c->m->vm, VMWP_EXIT_STOPPED, "turned off");
+        else
+                c->m->signal = SIGTERM;         /* between boots: do not boot again */
+        return jsonrpc_call_reply(call, NULL);
+}
+
+static const struct jsonrpc_method control_methods[] = {
+        { "vm.info", ctl_info },
+        { "vm.pause", ctl_pause },
+        { "vm.resume", ctl_resume },
+        { "vm.power_button", ctl_power_button },
+        { "vm.turn_off", ctl_turn_off },
+};
+
+static void control_on_client_close(struct jsonrpc_conn *conn, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+
+        for (size_t i = 0; i < c->n_clients; i++)
+                if (c->clients[i] == conn) {
+                        c->clients[i] = c->clients[--c->n_clients];
+                        jsonrpc_conn_unref(conn);
+                        return;
+                }
+}
+
+static int control_add_client(struct vmwp_control *c, int fd, const void *initial, size_t len)
+{
+        struct jsonrpc_conn *conn;
+        int r;
+
+        if (c->n_clients >= CONTROL_CLIENTS_MAX) {
+                safe_close(fd);
+                return -EMFILE;
+        }
+        r = jsonrpc_conn_new(c->m->event, fd, control_methods, ARRAY_SIZE(control_methods), c, &conn);
+        if (r < 0)
+                return r;
+        jsonrpc_conn_set_close_callback(conn, control_on_client_close);
+        c->clients[c->n_clients++] = conn;
+        return jsonrpc_conn_feed(conn, initial, len);
+}
+
+static int control_on_connect(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        int cfd;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0)
+                return 0;
+        /* Only root and the worker's own user drive it. */
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            (cred.uid != 0 && cred.uid != geteuid())) {
+                log_warning("Control socket: refused a client (uid %u)", (unsigned)cred.uid);
+                close(cfd);
+                return 0;
+        }
+        if (control_add_client(c, cfd, NULL, 0) < 0)
+                log_warning("Control socket: cannot take another client");
+        return 0;
+}
+
+static int control_listen(struct vmwp_control *c, const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        mode_t old;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return log_error_errno(-ENAMETOOLONG, "--control: '%s' is too long for a Unix socket", path);
+        strcpy(sa.sun_path, path);
+        c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->listen_fd < 0)
+                return log_error_errno(-errno, "Failed to create the control socket: %m");
+        (void)unlink(path);
+        old = umask(0077);
+        r = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0)
+                return log_error_errno(-errno, "--control: cannot bind %s: %m", path);
+        c->path = strdup(path);
+        if (!c->path)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        if (listen(c->listen_fd, 16) < 0)
+                return log_error_errno(-errno, "--control: cannot listen on %s: %m", path);
+        r = sd_event_add_io(c->m->event, &c->listen_source, c->listen_fd, EPOLLIN, control_on_connect, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the control socket: %m");
+        return 0;
+}
+
+/* Read vmms' first line, {"kvm": N, ...} with the fds, then serve the socket. */
+static int control_handshake(struct vmwp_control *c, int fd, struct vm_config *cfg)
+{
+        _cleanup_json_ struct json_object *msg = NULL;
+        char buf[HANDSHAKE_MAX];
+        int fds[FDPASS_MAX];
+        size_t len = 0, n_fds = 0, line_len;
+        struct timeval tv = { .tv_sec = 10 };
+        struct json_object *v;
+        const char *err = NULL;
+        char *nl = NULL;
+        int r;
+
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        while (!nl && len < sizeof(buf)) {
+                size_t got = 0;
+                ssize_t n = fdpass_recv(fd, buf + len, sizeof(buf) - len, fds + n_fds, FDPASS_MAX - n_fds, &got);
+
+                if (n < 0) {
+                        r = log_error_errno((int)n, "--fd-socket: cannot read the fds: %m");
+                        goto fail;
+                }
+                if (n == 0) {
+                        r = log_error_errno(-EPIPE, "--fd-socket: closed before the fds arrived");
+                        goto fail;
+                }
+                n_fds += got;
+                len += (size_t)n;
+                nl = memchr(buf, '\n', len);
+        }
+        if (!nl) {
+                r = log_error_errno(-EBADMSG, "--fd-socket: first message too long");
+                goto fail;
+        }
+        line_len = (size_t)(nl - buf);
+        r = jsonrpc_parse_line(buf, line_len, &msg, &err);
+        if (r < 0 || !json_object_is_type(msg, json_type_object)) {
+                r = log_error_errno(-EBADMSG, "--fd-socket: bad first message: %s", err ? err : "not an object");
+                goto fail;
+        }
+        if (json_object_object_get_ex(msg, "kvm", &v)) {
+                int64_t i = json_object_get_int64(v);
+
+                if (!json_object_is_type(v, json_type_int) || i < 0 || (size_t)i >= n_fds) {
+                        r = log_error_errno(-EBADMSG, "--fd-socket: \"kvm\" does not name a passed fd");
+                        goto fail;
+                }
+                c->kvm_fd = fds[i];
+                fds[i] = -1;
+                cfg->kvm_fd = c->kvm_fd;
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);     /* nothing else is claimed yet */
+        tv.tv_sec = 0;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        r = control_add_client(c, fd, nl + 1, len - line_len - 1);
+        if (r < 0)
+                return log_error_errno(r, "--fd-socket: cannot serve it: %m");
+        return 0;
+fail:
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        safe_close(fd);
+        return r;
+}
+
+int vmwp_control_new(struct vmwp_main *m, const char *path, int fd_socket, struct vm_config *cfg,
+                     struct vmwp_control **ret)
+{
+        struct vmwp_control *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                safe_close(fd_socket);
+                return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        c->m = m;
+        c->listen_fd = c->kvm_fd = -1;
+        if (fd_socket >= 0) {
+                if (fcntl(fd_socket, F_SETFD, FD_CLOEXEC) < 0) {
+                        r = log_error_errno(-errno, "--fd-socket: %d is not an open fd: %m", fd_socket);
+                        safe_close(fd_socket);
+                        goto fail;
+                }
+                r = control_handshake(c, fd_socket, cfg);
+                if (r < 0)
+                        goto fail;
+        }
+        if (path) {
+                r = control_listen(c, path);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = c;
+        return 0;
+fail:
+        vmwp_control_free(c, -1);
+        return r;
+}
+
+void vmwp_control_vm_ended(struct vmwp_control *c, enum vmwp_exit_kind kind, const char *reason)
+{
+        if (!c)
+                return;
+        c->last_kind = kind;
+        snprintf(c->last_reason, sizeof(c->last_reason), "%s", reason ? reason : "");
+}
+
+void vmwp_control_free(struct vmwp_control *c, int exit_status)
+{
+        if (!c)
+                return;
+        c->listen_source = sd_event_source_disable_unref(c->listen_source);
+        if (c->path)
+                (void)unlink(c->path);
+        safe_close(c->listen_fd);
+        for (size_t i = 0; i < c->n_clients; i++) {
+                struct jsonrpc_conn *conn = c->clients[i];
+
+                if (exit_status >= 0) {
+                        struct json_object *p = json_object_new_object();
+                        char first[1024];
+                        char *nl;
+
+                        /* The reason's first line; crash reports add registers below it. */
+                        snprintf(first, sizeof(first), "%s", c->last_reason);
+                        nl = strchr(first, '\n');
+                        if (nl)
+                                *nl = 0;
+                        if (p) {
+                                add_str(p, "kind", vmwp_exit_kind_to_string(c->last_kind));
+                                add_str(p, "reason", first);
+                                if (nl)
+                                        add_str(p, "detail", c->last_reason);
+                                json_object_object_add(p, "exit_status", json_object_new_int(exit_status));
+                        }
+                        if (jsonrpc_conn_notify(conn, VMWP_EVENT_EXITED, p) >= 0)
+                                (void)jsonrpc_conn_flush_blocking(conn, EXIT_FLUSH_USEC);
+                }
+                jsonrpc_conn_set_close_callback(conn, NULL);
+                jsonrpc_conn_close(conn);
+                jsonrpc_conn_unref(conn);
+        }
+        safe_close(c->kvm_fd);
+        free(c->path);
+        free(c);
+}

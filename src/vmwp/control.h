@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker's control socket: JSON-RPC (jsonrpc.h) for vmms and tools. vm.info,
+ * vm.pause, vm.resume, vm.power_button, vm.turn_off; the vm.exited notification tells every
+ * client why the worker ends, just before it exits.
+ *
+ * The fd socket (--fd-socket N): vmms hands the worker the fds it opened for it (/dev/kvm,
+ * later disk images and TAPs) as one line {"kvm": 0, ...} with SCM_RIGHTS; the socket then
+ * stays open as vmms' first control connection.
+ */
+#pragma once
+
+#include "vmms/config.h"
+#include "vmwp.h"
+
+struct vmwp_control;
+
+/*
+ * Listen on path (NULL: do not) and take over fd_socket (-1: none). A /dev/kvm fd passed
+ * there is put in cfg->kvm_fd (owned by the control object). Logs its failures.
+ */
+int vmwp_control_new(struct vmwp_main *m, const char *path, int fd_socket, struct vm_config *cfg,
+                     struct vmwp_control **ret);
+/* Remember how a boot ended (reported by vm.exited when the worker exits). NULL-safe. */
+void vmwp_control_vm_ended(struct vmwp_control *c, enum vmwp_exit_kind kind, const char *reason);
+/* Send vm.exited {kind, reason, exit_status} to every client, close, unlink. NULL-safe. */
+void vmwp_control_free(struct vmwp_control *c, int exit_status);
