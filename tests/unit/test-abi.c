@@ -5,9 +5,12 @@
  * check every size and offset in both.
  */
 #include <abi/bootparam.h>
+#include <abi/pci.h>
 #include <abi/platform.h>
 #include <abi/pvh.h>
 #include <abi/report.h>
+#include <abi/virtio.h>
+#include <abi/virtio_blk.h>
 
 #ifndef ABI_FREESTANDING
 #include <stdlib.h>
