@@ -217,6 +217,94 @@ def case_hugepages():
             f.write(str(orig))
 
 
+class Control:
+    """A JSON-RPC client on vmwp's control socket."""
+
+    def __init__(self, path, timeout=10):
+        deadline = time.time() + timeout
+        while not os.path.exists(path):
+            if time.time() > deadline:
+                raise Fail(f"control socket {path} never appeared")
+            time.sleep(0.01)
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.s.settimeout(timeout)
+        self.buf = b""
+        self.next_id = 1
+
+    def call(self, method, **params):
+        import json
+        rid = self.next_id
+        self.next_id += 1
+        self.s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise Fail(f"control socket closed during {method}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line)
+            if msg.get("id") == rid:
+                if "error" in msg:
+                    raise Fail(f"{method}: {msg['error']}")
+                return msg["result"]
+
+
+def case_pause_resume():
+    """Pausing stops every vCPU (console input is not echoed), resuming continues."""
+    with tempfile.TemporaryDirectory() as d:
+        ctl_path = os.path.join(d, "control.sock")
+        p = subprocess.Popen([VMWP, "--cmdline", "scenario=echo", "--memory", "64", "--vcpus", "2",
+                              "--control", ctl_path],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_line(p.stdout, b"#VMMS ready", 30)
+            ctl = Control(ctl_path)
+            check(ctl.call("vm.info")["state"] == "running", "not running after boot")
+            ctl.call("vm.pause")
+            check(ctl.call("vm.info")["state"] == "paused", "vm.info does not say paused")
+            p.stdin.write(b"while paused\n")
+            p.stdin.flush()
+            os.set_blocking(p.stdout.fileno(), False)
+            time.sleep(1.0)
+            try:
+                early = p.stdout.read() or b""
+            except BlockingIOError:
+                early = b""
+            check(b"echo=" not in early, f"a paused guest answered: {early!r}")
+            os.set_blocking(p.stdout.fileno(), True)
+            ctl.call("vm.resume")
+            wait_for_line(p.stdout, b"echo=while paused", 10)
+            check(ctl.call("vm.info")["state"] == "running", "not running after resume")
+            p.stdin.write(b"quit\n")
+            p.stdin.flush()
+            check(p.wait(timeout=20) == EXIT_OK, "exit status")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def case_power_button():
+    """The ACPI power button: the guest sees the SCI, powers off, vmwp exits 0."""
+    with tempfile.TemporaryDirectory() as d:
+        ctl_path = os.path.join(d, "control.sock")
+        p = subprocess.Popen([VMWP, "--cmdline", "scenario=idle", "--memory", "64", "--control", ctl_path],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_line(p.stdout, b"#VMMS ready", 30)
+            Control(ctl_path).call("vm.power_button")
+            out, err = p.communicate(timeout=20)
+            check(b"event=power-button" in out, f"guest did not see the power button:\n{out.decode()}")
+            check(p.returncode == EXIT_OK and b"powered off" in err, f"exit {p.returncode}\n{err.decode()}")
+            check(not os.path.exists(ctl_path), "control socket left behind")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def case_console_file():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "console.log")
