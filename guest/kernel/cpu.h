@@ -43,6 +43,9 @@ struct guest_cpu {
         volatile uint64_t timer_ticks;
         volatile uint64_t irq_count;
         uint64_t start_tsc;             /* APs: TSC on reaching guest_ap_main */
+        void (*volatile work_fn)(void *);       /* APs: work handed over by guest_smp_call() */
+        void *work_arg;
+        volatile uint32_t work_busy;
 } __attribute__((aligned(64)));
 
 static inline struct guest_cpu *guest_this_cpu(void)

@@ -56,6 +56,31 @@ int guest_irq_register(unsigned vector, guest_irq_fn fn, void *data)
         return 0;
 }
 
+int guest_irq_alloc(guest_irq_fn fn, void *data)
+{
+        if (!fn)
+                return -EINVAL;
+        guest_spin_lock(&guest.irq_lock);
+        for (unsigned v = GUEST_VEC_DYN_BASE; v <= GUEST_VEC_DYN_MAX; v++) {
+                if (__atomic_load_n(&guest.irqs[v].fn, __ATOMIC_ACQUIRE))
+                        continue;
+                guest.irqs[v].data = data;
+                __atomic_store_n(&guest.irqs[v].fn, fn, __ATOMIC_RELEASE);
+                guest_spin_unlock(&guest.irq_lock);
+                return (int)v;
+        }
+        guest_spin_unlock(&guest.irq_lock);
+        return -ENOSPC;
+}
+
+void guest_irq_free(unsigned vector)
+{
+        if (vector < GUEST_VEC_DYN_BASE || vector > GUEST_VEC_DYN_MAX)
+                return;
+        __atomic_store_n(&guest.irqs[vector].fn, NULL, __ATOMIC_RELEASE);
+        guest.irqs[vector].data = NULL;
+}
+
 void guest_isr_exception(struct guest_regs *r)
 {
         struct guest_cpu *cpu = guest_this_cpu();

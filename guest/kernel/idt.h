@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #define GUEST_VEC_GSI_BASE      0x30    /* IOAPIC input n arrives on vector 0x30 + n */
-#define GUEST_VEC_GSI_MAX       0xdf
+#define GUEST_VEC_GSI_MAX       0x7f
+#define GUEST_VEC_DYN_BASE      0x80    /* MSI/MSI-X vectors, handed out by guest_irq_alloc() */
+#define GUEST_VEC_DYN_MAX       0xef
 #define GUEST_VEC_TIMER         0xf0    /* LAPIC timer */
 #define GUEST_VEC_IPI           0xf1    /* wake-up / test IPI */
 #define GUEST_VEC_LAPIC_ERROR   0xfe
@@ -49,6 +51,13 @@ void guest_idt_init(uint16_t cs);
 void guest_idt_load(void);
 /* Install a handler for an interrupt vector (>= 32). The handler must send its own EOI. */
 int guest_irq_register(unsigned vector, guest_irq_fn fn, void *data);
+
+/*
+ * Take a free vector in GUEST_VEC_DYN_BASE..GUEST_VEC_DYN_MAX for fn (MSI/MSI-X). Returns the
+ * vector or -ENOSPC. guest_irq_free() gives it back.
+ */
+int guest_irq_alloc(guest_irq_fn fn, void *data);
+void guest_irq_free(unsigned vector);
 
 void guest_isr_exception(struct guest_regs *regs);
 void guest_isr_irq(struct guest_regs *regs);

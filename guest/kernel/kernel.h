@@ -16,9 +16,12 @@
 #include "kernel/idt.h"
 #include "kernel/lib.h"
 #include "kernel/mm.h"
+#include "kernel/pci.h"
 #include "kernel/power.h"
 #include "kernel/scenario.h"
 #include "kernel/time.h"
+#include "kernel/virtio_blk.h"
+#include "kernel/virtio_net.h"
 
 #define GUEST_VERSION     "0.1"
 #define GUEST_CMDLINE_MAX 4096
@@ -58,6 +61,10 @@ struct guest_kernel {
         struct guest_time time;
         struct guest_power power;
         struct guest_irq_slot irqs[256];
+        struct guest_spinlock irq_lock;         /* guest_irq_alloc() */
+        struct guest_pci pci;                   /* pci.c: the functions found at boot */
+        struct guest_blk_set blk;               /* virtio_blk.c: the virtio-blk devices */
+        struct guest_net_set net;               /* virtio_net.c: the virtio-net devices */
 
         const char *scenario_name;      /* from the command line, even when unknown */
         const struct guest_scenario *scenario;

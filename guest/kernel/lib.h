@@ -27,6 +27,7 @@
 #define ENODEV  19
 #define EINVAL  22
 #define ENOSPC  28
+#define EROFS   30
 #define ERANGE  34
 #define EAGAIN  11
 #define ENOSYS  38

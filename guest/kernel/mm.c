@@ -119,6 +119,52 @@ static int map_gib(uint64_t start, uint64_t end)
         return 0;
 }
 
+#define PTE_UNCACHED (PTE_PCD | PTE_PWT)
+
+int guest_mm_map_mmio(uint64_t addr, uint64_t size)
+{
+        uint64_t start = ALIGN_DOWN(addr, GUEST_PAGE_SIZE), end = addr + size, a;
+
+        if (size == 0 || end < addr || end > (1ull << 47))
+                return -ERANGE;
+        end = ALIGN_UP(end, GUEST_PAGE_SIZE);
+        for (a = start; a < end;) {
+                unsigned l4 = (a >> 39) & 511, l3 = (a >> 30) & 511, l2 = (a >> 21) & 511, l1 = (a >> 12) & 511;
+                uint64_t *pdpt, *pd, *pt;
+
+                if (l4 == 256)          /* unusable in PVM native mode */
+                        return -ERANGE;
+                pdpt = table_get(guest_boot_pml4, l4);
+                if (!pdpt)
+                        return -ENOMEM;
+                if ((pdpt[l3] & PTE_P) && (pdpt[l3] & PTE_PS)) {
+                        if ((pdpt[l3] & PTE_UNCACHED) != PTE_UNCACHED)
+                                pdpt[l3] |= PTE_UNCACHED;
+                        a = ALIGN_DOWN(a, 1ull << 30) + (1ull << 30);
+                        continue;
+                }
+                pd = table_get(pdpt, l3);
+                if (!pd)
+                        return -ENOMEM;
+                if ((pd[l2] & PTE_P) && (pd[l2] & PTE_PS)) {
+                        if ((pd[l2] & PTE_UNCACHED) != PTE_UNCACHED)
+                                pd[l2] |= PTE_UNCACHED;
+                        a = ALIGN_DOWN(a, GUEST_LARGE_PAGE) + GUEST_LARGE_PAGE;
+                        continue;
+                }
+                pt = table_get(pd, l2);
+                if (!pt)
+                        return -ENOMEM;
+                if (!(pt[l1] & PTE_P))
+                        pt[l1] = a | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_UNCACHED;
+                else
+                        pt[l1] |= PTE_UNCACHED;
+                a += GUEST_PAGE_SIZE;
+        }
+        guest_write_cr3(guest_read_cr3());
+        return 0;
+}
+
 int guest_mm_map_ram(void)
 {
         struct guest_mm *mm = &guest.mm;

@@ -42,6 +42,12 @@ int guest_mm_init(void);
 uint64_t guest_page_alloc(uint64_t size, uint64_t align);
 /* Identity-map every RAM region (those above 4 GiB need new page tables). */
 int guest_mm_map_ram(void);
+/*
+ * Identity-map [addr, addr + size) uncached (PCD|PWT) for device registers, U=1 at every level
+ * (PVM native mode): present 2 MiB pages are switched to uncached, holes get 4 KiB pages.
+ * Ends with a CR3 reload. Returns -ERANGE outside the identity-mappable space.
+ */
+int guest_mm_map_mmio(uint64_t addr, uint64_t size);
 /* Does [addr, addr + len) overlap a boot module (initrd)? */
 bool guest_mm_overlaps_module(uint64_t addr, uint64_t len);
 uint64_t guest_mem_mib(void);

@@ -18,6 +18,22 @@ const struct guest_scenario guest_scenarios[] = {
         { "reboot", "reset via 0xCF9 (method=i8042|acpi|triple-fault)", 0, guest_scenario_reboot },
         { "console-bench", "console output cost per byte", 0, guest_scenario_console_bench },
         { "triple-fault", "triple fault on purpose", 0, guest_scenario_triple_fault },
+        { "blk-verify", "virtio-blk: write a pattern over the whole disk (seed=), flush, read back, check",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_blk_verify },
+        { "blk-hostile", "virtio-blk: malformed requests end in NEEDS_RESET or an error status; reset recovers",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_blk_hostile },
+        { "blk-bench", "virtio-blk: rw=randread|randwrite|read|write bs= qd= duration_ms=; IOPS and MiB/s",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_blk_bench },
+        { "blk-ro", "virtio-blk: a read-only disk reads and refuses writes with IOERR", GUEST_SCENARIO_PLATFORM,
+          guest_scenario_blk_ro },
+        { "net-echo", "virtio-net: answer ARP, ICMP echo and UDP port 7 (ip=) until \"quit\" or the power button",
+          GUEST_SCENARIO_PLATFORM | GUEST_SCENARIO_POWER_BUTTON_PASS, guest_scenario_net_echo },
+        { "net-ping", "virtio-net: ICMP echo (and udp=1 UDP echo) to peer=, every reply checked",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_net_ping },
+        { "net-bench", "virtio-net: UDP dir=tx|rx at full speed, peer=IP:PORT size= duration_ms=; packets/s, Mbit/s",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_net_bench },
+        { "net-hostile", "virtio-net: malformed chains, bad headers, oversized frames: dropped or NEEDS_RESET",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_net_hostile },
 };
 
 const size_t guest_scenario_count = ARRAY_SIZE(guest_scenarios);

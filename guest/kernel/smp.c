@@ -39,6 +39,35 @@ bool guest_smp_apic_online(uint32_t apic_id)
         return false;
 }
 
+static void ipi_irq(struct guest_regs *regs, void *data)
+{
+        guest_lapic_eoi();
+}
+
+int guest_smp_call(unsigned cpu_index, void (*fn)(void *), void *arg)
+{
+        struct guest_cpu *c;
+
+        if (cpu_index == 0 || cpu_index >= guest.cpu_slots || !fn)
+                return -EINVAL;
+        c = &guest.cpus[cpu_index];
+        if (!__atomic_load_n(&c->online, __ATOMIC_ACQUIRE))
+                return -ENODEV;
+        if (__atomic_load_n(&c->work_busy, __ATOMIC_ACQUIRE))
+                return -EBUSY;
+        c->work_arg = arg;
+        __atomic_store_n(&c->work_busy, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->work_fn, fn, __ATOMIC_RELEASE);
+        return guest_lapic_send_ipi(c->apic_id, LAPIC_ICR_FIXED | GUEST_VEC_IPI);
+}
+
+bool guest_smp_call_done(unsigned cpu_index)
+{
+        if (cpu_index == 0 || cpu_index >= guest.cpu_slots)
+                return true;
+        return !__atomic_load_n(&guest.cpus[cpu_index].work_busy, __ATOMIC_ACQUIRE);
+}
+
 int guest_smp_boot(uint64_t timeout_ms)
 {
         const struct guest_topology *t = &guest.topo;
@@ -71,6 +100,7 @@ int guest_smp_boot(uint64_t timeout_ms)
         }
         stacks[0] = 0;
         guest.cpu_slots = aps + 1;
+        guest_irq_register(GUEST_VEC_IPI, ipi_irq, NULL);
 
         memcpy((void *)(uintptr_t)GUEST_TRAMPOLINE_ADDR, guest_trampoline_start, tlen);
         guest_boot.ap_stacks = (uint64_t)(uintptr_t)stacks;
@@ -122,8 +152,17 @@ void guest_ap_main(uint32_t slot)
         guest_report_info("apic_id=%u online=1 cpu=%u", cpu->apic_id, slot);
         __atomic_store_n(&cpu->online, 1, __ATOMIC_RELEASE);
 
-        /* Idle with interrupts on, so that IPIs can reach this CPU later. */
+        /* Idle with interrupts on, so that IPIs can reach this CPU later; run work handed over. */
         guest_irq_disable();
-        for (;;)
+        for (;;) {
+                void (*fn)(void *) = __atomic_exchange_n(&cpu->work_fn, NULL, __ATOMIC_ACQUIRE);
+
+                if (fn) {
+                        fn(cpu->work_arg);
+                        guest_irq_disable();
+                        __atomic_store_n(&cpu->work_busy, 0, __ATOMIC_RELEASE);
+                        continue;
+                }
                 guest_cpu_wait();
+        }
 }

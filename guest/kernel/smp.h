@@ -16,4 +16,12 @@ int guest_smp_boot(uint64_t timeout_ms);
 unsigned guest_smp_online(void);
 bool guest_smp_apic_online(uint32_t apic_id);
 
+/*
+ * Run fn(arg) on the AP in cpus[cpu_index] (woken with an IPI); -EBUSY while it still runs
+ * earlier work. fn runs with interrupts disabled (guest_cpu_wait() takes them).
+ */
+int guest_smp_call(unsigned cpu_index, void (*fn)(void *), void *arg);
+/* Has the work given with guest_smp_call() returned? */
+bool guest_smp_call_done(unsigned cpu_index);
+
 _noreturn_ void guest_ap_main(uint32_t slot);

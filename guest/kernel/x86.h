@@ -74,6 +74,39 @@ static inline void guest_barrier(void)
         __asm__ volatile("" : : : "memory");
 }
 
+/*
+ * Barriers for memory shared with a device (virtqueues). x86 keeps loads in order and stores in
+ * order, so read and write barriers only stop the compiler; a store followed by a load of another
+ * location (publish an index, then read the other side's event index) needs a full fence.
+ */
+static inline void guest_mb(void)
+{
+        __asm__ volatile("mfence" : : : "memory");
+}
+
+static inline void guest_rmb(void)
+{
+        __asm__ volatile("" : : : "memory");
+}
+
+static inline void guest_wmb(void)
+{
+        __asm__ volatile("" : : : "memory");
+}
+
+static inline uint64_t guest_read_cr3(void)
+{
+        uint64_t v;
+        __asm__ volatile("mov %%cr3, %0" : "=r"(v) : : "memory");
+        return v;
+}
+
+/* Privileged: traps in PVM native mode (about 2 µs); flushes the non-global TLB entries. */
+static inline void guest_write_cr3(uint64_t v)
+{
+        __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
 static inline void guest_cli(void)
 {
         __asm__ volatile("cli" : : : "memory");

@@ -57,6 +57,12 @@
 #define PCI_MAX_LAT               0x3fu
 #define PCI_STD_HEADER_SIZE       0x40u
 
+/* Type-1 header (PCI-to-PCI bridge): the bus numbers behind it */
+#define  PCI_HEADER_TYPE_BRIDGE   0x01u
+#define PCI_PRIMARY_BUS           0x18u
+#define PCI_SECONDARY_BUS         0x19u
+#define PCI_SUBORDINATE_BUS       0x1au
+
 /* Class codes (base class << 16 | subclass << 8 | prog-if) */
 #define PCI_CLASS_STORAGE_SCSI    0x010000u
 #define PCI_CLASS_STORAGE_OTHER   0x018000u

@@ -11,6 +11,7 @@
 #include <abi/report.h>
 #include <abi/virtio.h>
 #include <abi/virtio_blk.h>
+#include <abi/virtio_net.h>
 
 #ifndef ABI_FREESTANDING
 #include <stdlib.h>

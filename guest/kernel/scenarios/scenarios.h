@@ -21,3 +21,14 @@ int guest_scenario_triple_fault(void);
 int guest_scenario_shell(void);
 int guest_scenario_echo(void);
 int guest_scenario_console_bench(void);
+/* blk.c */
+int guest_scenario_blk_verify(void);
+int guest_scenario_blk_ro(void);
+int guest_scenario_blk_bench(void);
+/* blk_hostile.c */
+int guest_scenario_blk_hostile(void);
+/* net.c, net_hostile.c */
+int guest_scenario_net_echo(void);
+int guest_scenario_net_ping(void);
+int guest_scenario_net_bench(void);
+int guest_scenario_net_hostile(void);
