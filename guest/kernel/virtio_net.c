@@ -407,8 +407,9 @@ int guest_net_wait(struct guest_net *n, uint64_t deadline_ns, bool tx)
                 /* Ask for an interrupt, look once more, sleep; then back to no interrupts. */
                 was = guest_irq_save();
                 ready = !guest_vq_enable_cb(&n->rx, 1);
+                /* Transmit: wake when half of what is in flight is done, refill while the rest goes. */
                 if (tx && !ready)
-                        ready = !guest_vq_enable_cb(&n->tx, 1);
+                        ready = !guest_vq_enable_cb(&n->tx, (uint16_t)MAX(1, guest_vq_outstanding(&n->tx) / 2));
                 if (!ready)
                         guest_cpu_wait();
                 guest_vq_disable_cb(&n->rx);

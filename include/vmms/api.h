@@ -46,3 +46,8 @@
 /* Notifications. */
 #define VMMS_EVENT_STATE_CHANGED "vm.state_changed"
 #define VMWP_EVENT_EXITED        "vm.exited"
+
+/* Integration services (vmms-ic(7)) on the worker's control socket: the ic.* methods are
+ * listed in src/vmwp/ic.h; these notifications go to every control client. */
+#define VMWP_EVENT_IC_HEARTBEAT  "ic.heartbeat_changed"    /* {heartbeat, previous} */
+#define VMWP_EVENT_IC_SERVICE    "ic.service_changed"      /* {service, state, previous, reason?} */

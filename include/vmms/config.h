@@ -13,7 +13,11 @@
  *     "console": { "type": "stdio" | "file" | "socket" | "none", "path": "/abs/path" },
  *     "on_reboot": "restart" | "exit",
  *     "disks": [ { "path": "/abs/img", "readonly": false, "cache": "none" | "writeback",
- *                  "queues": 1, "serial": "..." } ]
+ *                  "queues": 1, "serial": "..." } ],
+ *     "nics": [ { "tap": "tap0", "mac": "02:56:00:00:00:01", "queues": 1, "bridge": "br0" },
+ *               { "switch": "lan", "mac": "..." } ],            see vmms/nic.h
+ *     "integration": { "heartbeat": true, "shutdown": true, "timesync": true, "kvp": true,
+ *                      "fcopy": true }                          vmms-ic(7); all on by default
  *   }
  */
 #pragma once
@@ -23,7 +27,10 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include <abi/ic.h>
+
 #include "vmms/disk.h"
+#include "vmms/nic.h"
 
 #define VM_CONFIG_MEMORY_MIN     (16ull << 20)
 #define VM_CONFIG_MEMORY_MAX     (1ull << 40)          /* 1 TiB */
@@ -32,6 +39,7 @@
 #define VM_CONFIG_DEFAULT_MEMORY (256ull << 20)
 #define VM_CONFIG_ERROR_MAX      256
 #define VM_CONFIG_DISKS_MAX      16u
+#define VM_CONFIG_NICS_MAX       8u
 
 enum console_type {
         CONSOLE_STDIO,
@@ -59,6 +67,9 @@ struct vm_config {
         enum on_reboot on_reboot;
         struct disk_config *disks;
         unsigned n_disks;
+        struct nic_config *nics;
+        unsigned n_nics;
+        bool integration[IC_SVC_COUNT]; /* integration services on, by enum ic_service */
         int kvm_fd;             /* runtime only, never in JSON: /dev/kvm passed by vmms, or -1 */
 };
 
@@ -77,6 +88,8 @@ int vm_config_load(const char *path, struct vm_config *ret, struct config_error 
 int vm_config_validate(const struct vm_config *c, struct config_error *err);
 /* Append a disk (takes over d's path). -E2BIG beyond VM_CONFIG_DISKS_MAX. */
 int vm_config_add_disk(struct vm_config *c, struct disk_config *d, struct config_error *err);
+/* Append a NIC (takes over n's names). -EINVAL beyond VM_CONFIG_NICS_MAX. */
+int vm_config_add_nic(struct vm_config *c, struct nic_config *n, struct config_error *err);
 /* "512M", "2G", or a bare number of MiB. */
 int vm_config_memory_from_string(const char *s, uint64_t *ret, struct config_error *err);
 /* The canonical JSON form (what vmms stores). */

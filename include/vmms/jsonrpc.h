@@ -87,7 +87,8 @@ int jsonrpc_conn_get_fd(const struct jsonrpc_conn *c);         /* -EBADF once cl
 bool jsonrpc_conn_is_closed(const struct jsonrpc_conn *c);
 size_t jsonrpc_conn_output_queued(const struct jsonrpc_conn *c);
 
-/* Bytes that were read from the fd before it became a connection (a handshake's leftover). */
+/* Bytes read from the fd before it became a connection (a handshake's leftover); they are
+ * dispatched from the loop. */
 int jsonrpc_conn_feed(struct jsonrpc_conn *c, const void *data, size_t len);
 /* Read and dispatch whatever the peer has already sent (e.g. before acting on its death). */
 int jsonrpc_conn_drain_input(struct jsonrpc_conn *c);

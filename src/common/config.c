@@ -49,6 +49,7 @@ void vm_config_init(struct vm_config *c)
                 .vcpus = 1,
                 .console_type = CONSOLE_STDIO,
                 .on_reboot = ON_REBOOT_RESTART,
+                .integration = { true, true, true, true, true },
                 .kvm_fd = -1,
         };
 }
@@ -64,6 +65,9 @@ void vm_config_done(struct vm_config *c)
         for (unsigned i = 0; i < c->n_disks; i++)
                 disk_config_done(&c->disks[i]);
         free(c->disks);
+        for (unsigned i = 0; i < c->n_nics; i++)
+                nic_config_done(&c->nics[i]);
+        free(c->nics);
         vm_config_init(c);
 }
 
@@ -254,6 +258,78 @@ static int parse_disks(struct json_object *v, struct vm_config *c, struct config
         return 0;
 }
 
+int vm_config_add_nic(struct vm_config *c, struct nic_config *nic, struct config_error *err)
+{
+        struct nic_config *n;
+
+        if (c->n_nics >= VM_CONFIG_NICS_MAX)
+                return config_error_set(err, "nics: more than %u NICs", VM_CONFIG_NICS_MAX);
+        n = realloc(c->nics, (c->n_nics + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        c->nics = n;
+        c->nics[c->n_nics++] = *nic;
+        nic->tap = nic->bridge = nic->switch_name = NULL;
+        return 0;
+}
+
+static int parse_nics(struct json_object *v, struct vm_config *c, struct config_error *err)
+{
+        size_t n;
+
+        if (!json_object_is_type(v, json_type_array))
+                return config_error_set(err, "nics: expected an array of objects");
+        n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+                char key[32], msg[VM_CONFIG_ERROR_MAX] = "";
+                struct nic_config nic;
+                int r;
+
+                snprintf(key, sizeof(key), "nics[%zu]", i);
+                r = nic_config_from_json(json_object_array_get_idx(v, i), key, msg, sizeof(msg), &nic);
+                if (r < 0)
+                        return r == -ENOMEM ? r : config_error_set(err, "%s", msg);
+                r = vm_config_add_nic(c, &nic, err);
+                nic_config_done(&nic);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The "integration" keys, in enum ic_service order; vm_config_init() turns all five on. */
+_Static_assert(IC_SVC_COUNT == 5, "integration services");
+
+static const char *const integration_names[IC_SVC_COUNT] = {
+        [IC_SVC_HEARTBEAT] = "heartbeat",
+        [IC_SVC_SHUTDOWN] = "shutdown",
+        [IC_SVC_TIMESYNC] = "timesync",
+        [IC_SVC_KVP] = "kvp",
+        [IC_SVC_FCOPY] = "fcopy",
+};
+
+static int parse_integration(struct json_object *v, struct vm_config *c, struct config_error *err)
+{
+        if (!json_object_is_type(v, json_type_object))
+                return config_error_set(err, "integration: expected an object {\"heartbeat\": true, ...}");
+        json_object_object_foreach(v, key, val) {
+                char sub[64];
+                size_t i;
+                int r;
+
+                for (i = 0; i < IC_SVC_COUNT; i++)
+                        if (strcmp(key, integration_names[i]) == 0)
+                                break;
+                snprintf(sub, sizeof(sub), "integration.%s", key);
+                if (i == IC_SVC_COUNT)
+                        return config_error_set(err, "%s: unknown key (heartbeat, shutdown, timesync, kvp, fcopy)", sub);
+                r = get_bool(val, sub, &c->integration[i], err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct config_error *err)
 {
         struct vm_config c;
@@ -307,6 +383,10 @@ int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct con
                                 r = config_error_set(err, "on_reboot: '%s' is not \"restart\" or \"exit\"", s);
                 } else if (strcmp(key, "disks") == 0) {
                         r = parse_disks(v, &c, err);
+                } else if (strcmp(key, "nics") == 0) {
+                        r = parse_nics(v, &c, err);
+                } else if (strcmp(key, "integration") == 0) {
+                        r = parse_integration(v, &c, err);
                 } else
                         r = config_error_set(err, "%s: unknown key", key);
                 if (r < 0)
@@ -438,6 +518,18 @@ int vm_config_to_json(const struct vm_config *c, struct json_object **ret)
                 return -ENOMEM;
         if ((r = add_string(o, "on_reboot", c->on_reboot == ON_REBOOT_EXIT ? "exit" : "restart")) < 0)
                 return r;
+        {
+                _cleanup_json_ struct json_object *ic = json_object_new_object();
+
+                if (!ic)
+                        return -ENOMEM;
+                for (size_t i = 0; i < IC_SVC_COUNT; i++)
+                        if (json_object_object_add(ic, integration_names[i],
+                                                   json_object_new_boolean(c->integration[i])) < 0)
+                                return -ENOMEM;
+                if (json_object_object_add(o, "integration", TAKE_PTR(ic)) < 0)
+                        return -ENOMEM;
+        }
         if (c->n_disks > 0) {
                 _cleanup_json_ struct json_object *disks = json_object_new_array();
 
@@ -458,6 +550,25 @@ int vm_config_to_json(const struct vm_config *c, struct json_object **ret)
                                 return -ENOMEM;
                 }
                 if (json_object_object_add(o, "disks", TAKE_PTR(disks)) < 0)
+                        return -ENOMEM;
+        }
+        if (c->n_nics > 0) {
+                _cleanup_json_ struct json_object *nics = json_object_new_array();
+
+                if (!nics)
+                        return -ENOMEM;
+                for (unsigned i = 0; i < c->n_nics; i++) {
+                        struct json_object *jn;
+
+                        r = nic_config_to_json(&c->nics[i], &jn);
+                        if (r < 0)
+                                return r;
+                        if (json_object_array_add(nics, jn) < 0) {
+                                json_object_put(jn);
+                                return -ENOMEM;
+                        }
+                }
+                if (json_object_object_add(o, "nics", TAKE_PTR(nics)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

@@ -27,7 +27,7 @@ struct jsonrpc_conn {
         unsigned n_ref;
         sd_event *event;
         int fd;
-        sd_event_source *io, *close_defer;
+        sd_event_source *io, *close_defer, *feed_defer;
         const struct jsonrpc_method *methods;
         size_t n_methods;
         void *userdata;

@@ -50,6 +50,7 @@ static void conn_free(struct jsonrpc_conn *c)
 
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->close_defer);
+        sd_event_source_disable_unref(c->feed_defer);
         safe_close(c->fd);
         while ((ch = c->out_head)) {
                 c->out_head = ch->next;
@@ -305,13 +306,15 @@ int jsonrpc_conn_call(struct jsonrpc_conn *c, const char *method, struct json_ob
                 ;
         *tail = p;
         r = jsonrpc_conn_send(c, jsonrpc_request_new(method, params, id), NULL, 0);
-        if (r < 0 && !c->closed) {
-                for (tail = &c->pending; *tail != p; tail = &(*tail)->next)
+        if (r < 0) {
+                /* Not sent: the caller learns it from r, never from reply_fn too. */
+                for (tail = &c->pending; *tail && *tail != p; tail = &(*tail)->next)
                         ;
-                *tail = p->next;
-                free(p);
+                if (*tail) {
+                        *tail = p->next;
+                        free(p);
+                }
         }
-        /* If the connection closed, the pending entry is failed from the loop. */
         return r;
 }
 
@@ -413,6 +416,18 @@ static int conn_grow(struct jsonrpc_conn *c, size_t need)
         return 0;
 }
 
+static int conn_on_fed(sd_event_source *s, void *userdata)
+{
+        struct jsonrpc_conn *c = jsonrpc_conn_ref(userdata);
+
+        c->feed_defer = sd_event_source_disable_unref(c->feed_defer);
+        conn_process_input(c);
+        conn_maybe_finish(c);
+        conn_update_events(c);
+        jsonrpc_conn_unref(c);
+        return 0;
+}
+
 int jsonrpc_conn_feed(struct jsonrpc_conn *c, const void *data, size_t len)
 {
         int r;
@@ -424,8 +439,14 @@ int jsonrpc_conn_feed(struct jsonrpc_conn *c, const void *data, size_t len)
                 return r;
         memcpy(c->in + c->in_len, data, len);
         c->in_len += len;
-        conn_process_input(c);
-        conn_update_events(c);
+        /* Dispatched from the loop, like anything read from the socket. */
+        if (!c->feed_defer) {
+                r = sd_event_add_defer(c->event, &c->feed_defer, conn_on_fed, c);
+                if (r < 0) {
+                        c->feed_defer = NULL;
+                        return r;
+                }
+        }
         return 0;
 }
 

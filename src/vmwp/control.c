@@ -17,6 +17,7 @@
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "control.h"
+#include "ic.h"
 
 #define CONTROL_CLIENTS_MAX 64
 #define HANDSHAKE_MAX       4096
@@ -30,6 +31,8 @@ struct vmwp_control {
         struct jsonrpc_conn *clients[CONTROL_CLIENTS_MAX];
         size_t n_clients;
         int kvm_fd;
+        int kept_fds[FDPASS_MAX];       /* passed images, used by the VM through cfg */
+        size_t n_kept_fds;
         enum vmwp_exit_kind last_kind;
         char last_reason[1024];
 };
@@ -61,6 +64,7 @@ static int ctl_info(struct jsonrpc_call *call, struct json_object *params, void 
         if (m->cfg->console_type == CONSOLE_SOCKET)
                 add_str(o, "console", m->cfg->console_path);
         add_str(o, "control", c->path);
+        vmwp_ic_add_info(m->ic, o);
         return jsonrpc_call_reply(call, o);
 }
 
@@ -132,6 +136,15 @@ static const struct jsonrpc_method control_methods[] = {
         { "vm.resume", ctl_resume },
         { "vm.power_button", ctl_power_button },
         { "vm.turn_off", ctl_turn_off },
+        /* Integration services: ic.c */
+        { "ic.status", vmwp_ic_ctl_status },
+        { "ic.shutdown", vmwp_ic_ctl_shutdown },
+        { "ic.timesync", vmwp_ic_ctl_timesync },
+        { "ic.kvp.get", vmwp_ic_ctl_kvp_get },
+        { "ic.kvp.set", vmwp_ic_ctl_kvp_set },
+        { "ic.kvp.delete", vmwp_ic_ctl_kvp_delete },
+        { "ic.fcopy", vmwp_ic_ctl_fcopy },
+        { "ic.fcopy.stat", vmwp_ic_ctl_fcopy_stat },
 };
 
 static void control_on_client_close(struct jsonrpc_conn *conn, void *userdata)
@@ -265,8 +278,25 @@ static int control_handshake(struct vmwp_control *c, int fd, struct vm_config *c
                 fds[i] = -1;
                 cfg->kvm_fd = c->kvm_fd;
         }
+        if (json_object_object_get_ex(msg, "disks", &v)) {
+                if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != cfg->n_disks) {
+                        r = log_error_errno(-EBADMSG, "--fd-socket: \"disks\" must name one fd per configured disk");
+                        goto fail;
+                }
+                for (size_t d = 0; d < cfg->n_disks; d++) {
+                        struct json_object *e = json_object_array_get_idx(v, d);
+                        int64_t i = json_object_get_int64(e);
+
+                        if (!json_object_is_type(e, json_type_int) || i < 0 || (size_t)i >= n_fds || fds[i] < 0) {
+                                r = log_error_errno(-EBADMSG, "--fd-socket: disks[%zu] does not name a passed fd", d);
+                                goto fail;
+                        }
+                        cfg->disks[d].fd = c->kept_fds[c->n_kept_fds++] = fds[i];
+                        fds[i] = -1;
+                }
+        }
         for (size_t i = 0; i < n_fds; i++)
-                safe_close(fds[i]);     /* nothing else is claimed yet */
+                safe_close(fds[i]);     /* nothing else is claimed */
         tv.tv_sec = 0;
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         r = control_add_client(c, fd, nl + 1, len - line_len - 1);
@@ -359,6 +389,20 @@ void vmwp_control_free(struct vmwp_control *c, int exit_status)
                 jsonrpc_conn_unref(conn);
         }
         safe_close(c->kvm_fd);
+        for (size_t i = 0; i < c->n_kept_fds; i++)
+                safe_close(c->kept_fds[i]);
         free(c->path);
         free(c);
+}
+
+struct vmwp_main *vmwp_control_main(struct vmwp_control *c)
+{
+        return c ? c->m : NULL;
+}
+
+void vmwp_control_notify(struct vmwp_control *c, const char *method, struct json_object *params)
+{
+        for (size_t i = 0; c && i < c->n_clients; i++)
+                (void)jsonrpc_conn_notify(c->clients[i], method, params ? json_object_get(params) : NULL);
+        json_object_put(params);
 }

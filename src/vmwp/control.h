@@ -25,3 +25,7 @@ int vmwp_control_new(struct vmwp_main *m, const char *path, int fd_socket, struc
 void vmwp_control_vm_ended(struct vmwp_control *c, enum vmwp_exit_kind kind, const char *reason);
 /* Send vm.exited {kind, reason, exit_status} to every client, close, unlink. NULL-safe. */
 void vmwp_control_free(struct vmwp_control *c, int exit_status);
+/* For methods registered from other files (ic.c): the worker behind a control object. */
+struct vmwp_main *vmwp_control_main(struct vmwp_control *c);
+/* A notification to every client; params is taken. NULL-safe. */
+void vmwp_control_notify(struct vmwp_control *c, const char *method, struct json_object *params);

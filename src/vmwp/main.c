@@ -22,6 +22,7 @@
 #include "vmms/util.h"
 #include "console.h"
 #include "control.h"
+#include "ic.h"
 #include "vmwp.h"
 
 #define EXIT_WORKER_FAILED 1
@@ -33,6 +34,8 @@ struct vmwp_args {
         const char *kernel, *initrd, *cmdline, *memory, *vcpus, *console, *name;
         char **disks;
         unsigned n_disks;
+        char **nics;
+        unsigned n_nics;
         bool no_reboot, hugepages;
         const char *control;    /* --control PATH */
         int fd_socket;          /* --fd-socket N, or -1 */
@@ -51,6 +54,9 @@ static void help(void)
                "  -p, --vcpus N           number of vCPUs (default 1)\n"
                "  -d, --disk SPEC         a virtio-blk disk, repeatable: PATH[,ro][,cache=none|\n"
                "                          writeback][,queues=N][,serial=S]\n"
+               "      --nic SPEC          a virtio-net NIC, repeatable: tap=NAME[,mac=MAC]\n"
+               "                          [,queues=N][,bridge=BR] or fd=N[:N...][,mac=MAC]\n"
+               "                          or switch=NAME[,mac=MAC][,queues=N]\n"
                "      --console TARGET    stdio (default), none, PATH or file:PATH (append to a\n"
                "                          file), socket:PATH (a Unix socket to attach to later)\n"
                "      --hugepages         back guest RAM with 2 MiB huge pages\n"
@@ -76,6 +82,7 @@ enum {
         ARG_VERSION,
         ARG_CONTROL,
         ARG_FD_SOCKET,
+        ARG_NIC,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (help), or -EINVAL for a usage error. */
@@ -98,6 +105,7 @@ static int parse_argv(int argc, char *argv[], struct vmwp_args *a)
                 { "version",   no_argument,       NULL, ARG_VERSION },
                 { "control",   required_argument, NULL, ARG_CONTROL },
                 { "fd-socket", required_argument, NULL, ARG_FD_SOCKET },
+                { "nic",       required_argument, NULL, ARG_NIC },
                 {}
         };
         int c, r;
@@ -118,6 +126,15 @@ static int parse_argv(int argc, char *argv[], struct vmwp_args *a)
                                 return log_error_errno(-ENOMEM, "Out of memory");
                         a->disks = n;
                         a->disks[a->n_disks++] = optarg;
+                        break;
+                }
+                case ARG_NIC: {
+                        char **n = realloc(a->nics, (a->n_nics + 1) * sizeof(char *));
+
+                        if (!n)
+                                return log_error_errno(-ENOMEM, "Out of memory");
+                        a->nics = n;
+                        a->nics[a->n_nics++] = optarg;
                         break;
                 }
                 case ARG_CONSOLE: a->console = optarg; break;
@@ -267,6 +284,18 @@ static int apply_args(const struct vmwp_args *a, struct vm_config *cfg, struct c
                 if (r < 0)
                         return r;
         }
+        for (unsigned i = 0; i < a->n_nics; i++) {
+                struct nic_config nic;
+                char msg[VM_CONFIG_ERROR_MAX - 32];
+
+                r = nic_config_parse(a->nics[i], msg, sizeof(msg), &nic);
+                if (r < 0)
+                        return r == -ENOMEM ? r : config_error_set(err, "--nic %s: %s", a->nics[i], msg);
+                r = vm_config_add_nic(cfg, &nic, err);
+                nic_config_done(&nic);
+                if (r < 0)
+                        return r;
+        }
         if (a->hugepages)
                 cfg->hugepages = true;
         if (a->no_reboot)
@@ -304,7 +333,7 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
         enum vmwp_exit_kind kind;
         int r;
 
-        r = vmwp_vm_new(cfg, kernel, console, &m->vm, &err);
+        r = vmwp_vm_new(cfg, kernel, console, vmwp_ic_engine(m->ic), &m->vm, &err);
         if (r < 0) {
                 vmwp_control_vm_ended(m->control, VMWP_EXIT_ERROR, err.msg[0] ? err.msg : "failed to create the VM");
                 if (err.msg[0]) {
@@ -450,6 +479,9 @@ int main(int argc, char *argv[])
                 if (r < 0)
                         goto out;
         }
+        r = vmwp_ic_new(&m, &m.ic);
+        if (r < 0)
+                goto out;
 
         for (;;) {
                 enum vmwp_exit_kind kind = run_once(&m, &cfg, kernel, console, &exit_code);
@@ -458,10 +490,12 @@ int main(int argc, char *argv[])
                         break;
         }
 out:
+        vmwp_ic_free(m.ic);     /* answers its waiting control calls before the sockets go */
         vmwp_control_free(m.control, exit_code);
         vmwp_console_free(console);
         sd_event_unref(m.event);
         vm_config_done(&cfg);
         free(args.disks);
+        free(args.nics);
         return exit_code;
 }

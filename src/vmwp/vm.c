@@ -25,6 +25,8 @@
 #include "vmms/vmbus.h"
 #include "vmms/vmhost.h"
 #include "vmms/vsp.h"
+#include "vmms/vsp_ic.h"
+#include "vmms/vsp_net.h"
 #include "console.h"
 #include "kvm_irq.h"
 #include "vmwp.h"
@@ -207,6 +209,25 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
                 if (r < 0)
                         return log_error_errno(r, "Failed to add disk %s: %m", d->path);
         }
+        for (unsigned i = 0; i < vm->cfg->n_nics; i++) {
+                const struct nic_config *nc = &vm->cfg->nics[i];
+                const char *what = nc->tap ? nc->tap : nc->switch_name ? nc->switch_name : "fd";
+                /* Without a MAC of its own a NIC keeps one derived from the VM (or its TAP). */
+                const char *seed = vm->cfg->uuid ? vm->cfg->uuid : vm->cfg->name ? vm->cfg->name : nc->tap;
+
+                r = vsp_net_add(vm->bus, nc, seed, i, NULL);
+                if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EBUSY || r == -EINVAL ||
+                    r == -ENODEV || r == -ENOTTY || r == -EEXIST)
+                        return config_error_set(err, "nic %u (%s): %s", i, what, strerror(-r));
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add NIC %u (%s): %m", i, what);
+        }
+        /* Integration services: one virtio-console with a named port per service. */
+        if (vm->ic) {
+                r = vsp_console_add(vm->bus, vm->ic);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add the integration services device: %m");
+        }
         return 0;
 }
 
@@ -238,7 +259,7 @@ static int vm_check_host_memory(const struct vm_config *cfg, struct config_error
 }
 
 int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmwp_console *console,
-                struct vmwp_vm **ret, struct config_error *err)
+                struct vsp_ic *ic, struct vmwp_vm **ret, struct config_error *err)
 {
         struct vmwp_vm *vm;
         _cleanup_free_ char *kernel = NULL, *initrd = NULL;
@@ -264,6 +285,7 @@ int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmw
                 return -ENOMEM;
         vm->cfg = cfg;
         vm->console = console;
+        vm->ic = ic;
         vm->kvm_fd = vm->vm_fd = vm->exit_efd = -1;
         pthread_mutex_init(&vm->lock, NULL);
         pthread_cond_init(&vm->cond, NULL);
@@ -431,6 +453,8 @@ int vmwp_vm_resume(struct vmwp_vm *vm)
         vm->pause_requested = false;
         pthread_cond_broadcast(&vm->cond);
         pthread_mutex_unlock(&vm->lock);
+        if (vm->ic)     /* the guest's clock stood still: set it (best effort) */
+                (void)vsp_ic_timesync(vm->ic, IC_TIMESYNC_RESUME);
         return 0;
 }
 

@@ -19,6 +19,8 @@
 
 struct vmwp_console;
 struct vmwp_control;
+struct vmwp_ic;
+struct vsp_ic;
 struct vmbus;
 struct kvm_irq_routing_state;
 typedef struct sd_event sd_event;
@@ -75,6 +77,7 @@ struct vmwp_vm {
         struct vdev_reset_ctl reset_ctl;
         struct kvm_irq_routing_state *irq_routing;
         struct vmbus *bus;
+        struct vsp_ic *ic;              /* integration services (the worker's), or NULL */
 
         /* Run control: pause, resume, stop. Guarded by lock. */
         pthread_mutex_t lock;
@@ -98,11 +101,12 @@ struct vmwp_main {
         uint64_t start_usec;            /* CLOCK_MONOTONIC when the worker started */
         unsigned boots;
         struct vmwp_control *control;
+        struct vmwp_ic *ic;             /* integration services, NULL when all are off */
 };
 
 /* vm.c */
 int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmwp_console *console,
-                struct vmwp_vm **ret, struct config_error *err);
+                struct vsp_ic *ic, struct vmwp_vm **ret, struct config_error *err);
 void vmwp_vm_free(struct vmwp_vm *vm);
 int vmwp_vm_start(struct vmwp_vm *vm);
 /* Stop all vCPU threads and join them (idempotent). */

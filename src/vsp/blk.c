@@ -56,6 +56,7 @@ struct blk_queue {
         bool stopping;
         bool broken;
         bool used_pending;
+        bool starved;                   /* stopped taking requests: every slot was in use */
         unsigned inflight;
         struct blk_req *reqs;
         unsigned n_reqs;
@@ -194,12 +195,19 @@ static void blk_req_start(struct blk_queue *q, struct blk_req *r, const struct v
         q->inflight++;
 }
 
-/* Take everything the driver made available. */
+/*
+ * Take everything the driver made available. When every slot is busy (legal: with
+ * indirect descriptors a queue-size worth of chains fits in the ring) we stop with
+ * doorbells still suppressed and mark the queue starved; the driver may then never ring
+ * again (EVENT_IDX: avail_event is stale), so the I/O thread calls this again as soon as
+ * a completion frees a slot.
+ */
 static void blk_queue_process(struct blk_queue *q)
 {
         struct vsp_blk_parsed p;
         struct virtq_elem el;
 
+        q->starved = false;
         if (q->broken || q->stopping)
                 return;
         do {
@@ -209,8 +217,11 @@ static void blk_queue_process(struct blk_queue *q)
                         int n;
 
                         if (q->free_head == UINT16_MAX) {
+                                /* A slot is only free once its used entry is pushed. */
                                 if (virtq_has_avail(q->vq))
                                         blk_queue_fail(q, "more requests in flight than the queue holds");
+                                else
+                                        q->starved = true;
                                 return;
                         }
                         r = &q->reqs[q->free_head];
@@ -281,6 +292,8 @@ static void *blk_queue_thread(void *arg)
 
         blk_queue_process(q);   /* doorbells rung before DRIVER_OK */
         while (!q->stopping || q->inflight > 0) {
+                if (q->starved && q->free_head != UINT16_MAX)
+                        blk_queue_process(q);
                 blk_queue_publish(q);
                 r = vsp_uring_wait(q->u, blk_io_done, q);
                 if (r < 0) {
@@ -319,7 +332,7 @@ static int blk_queue_start(struct vsp_blk *b, struct blk_queue *q, const struct 
         q->kick_fd = dq->kick_fd;
         q->stop_fd = -1;
         q->u = NULL;
-        q->running = q->stopping = q->broken = q->used_pending = false;
+        q->running = q->stopping = q->broken = q->used_pending = q->starved = false;
         q->inflight = 0;
         q->rl = (struct ratelimit) RATELIMIT_INIT(1000000, 5);
         q->reqs = calloc(n, sizeof(*q->reqs));

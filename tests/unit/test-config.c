@@ -170,5 +170,32 @@ START_TEST(test_util)
 }
 END_TEST
 
+/* Integration services (vmms-ic(7)): all on unless switched off one by one. */
+START_TEST(test_integration)
+{
+        struct vm_config c, d;
+        struct config_error err = {};
+        struct json_object *o;
+
+        vm_config_init(&c);
+        for (unsigned i = 0; i < IC_SVC_COUNT; i++)
+                ck_assert(c.integration[i]);
+        ck_assert_int_eq(vm_config_from_string("{\"integration\":{\"kvp\":false,\"fcopy\":false,"
+                                               "\"heartbeat\":true}}", &c, &err), 0);
+        ck_assert(c.integration[IC_SVC_HEARTBEAT] && c.integration[IC_SVC_SHUTDOWN] &&
+                  c.integration[IC_SVC_TIMESYNC]);
+        ck_assert(!c.integration[IC_SVC_KVP] && !c.integration[IC_SVC_FCOPY]);
+        ck_assert_int_eq(vm_config_to_json(&c, &o), 0);
+        ck_assert_int_eq(vm_config_from_json(o, &d, &err), 0);
+        ck_assert(d.integration[IC_SVC_SHUTDOWN] && !d.integration[IC_SVC_KVP]);
+        json_object_put(o);
+        vm_config_done(&c);
+        vm_config_done(&d);
+        expect_error("{\"integration\": true}", "integration: expected an object");
+        expect_error("{\"integration\": {\"kvp\": 1}}", "integration.kvp: expected true or false");
+        expect_error("{\"integration\": {\"vss\": true}}", "integration.vss: unknown key");
+}
+END_TEST
+
 CHECK_MAIN("config", test_valid_full, test_defaults, test_memory_forms, test_errors_name_the_key,
-           test_roundtrip, test_load_file, test_util)
+           test_roundtrip, test_load_file, test_util, test_integration)

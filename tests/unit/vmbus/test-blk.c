@@ -291,6 +291,77 @@ START_TEST(test_many_in_flight)
 }
 END_TEST
 
+/*
+ * Every slot in use: DRV_QSIZE indirect requests in flight at once, then each completion
+ * answered with a new request, the doorbell rung only when EVENT_IDX asks for it (as
+ * Linux and the bundled guest do). Regression: the device used to stop taking requests
+ * when all its slots were busy without re-arming avail_event, and never looked again.
+ */
+START_TEST(test_full_ring_indirect)
+{
+        const uint64_t tbl = 0x180000, hdr = 0x1c0000;
+        const unsigned total = 4 * DRV_QSIZE;
+        struct drv_queue *q;
+        unsigned submitted = 0, done = 0;
+        uint8_t *ram;
+
+        drv_init(&d, WANT_ALL, 1);
+        q = &d.q[0];
+        ram = h->ram;
+        ck_assert(d.features & VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC));
+        ck_assert(d.features & VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX));
+
+        /* Descriptor s points at indirect table s: header, 4 KiB of data, status. */
+        for (unsigned s = 0; s < DRV_QSIZE; s++) {
+                uint64_t t = tbl + 0x40ull * s, hd = hdr + 0x20ull * s;
+
+                drv_desc(&d, t, 0, hd, 16, VIRTQ_DESC_F_NEXT, 1);
+                drv_desc(&d, t, 1, DRV_DATA + 0x1000ull * s, 4096, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+                drv_desc(&d, t, 2, hd + 16, 1, VIRTQ_DESC_F_WRITE, 0);
+                drv_desc(&d, q->desc, (uint16_t)s, t, 48, VIRTQ_DESC_F_INDIRECT, 0);
+        }
+        for (int t = 0; t < 10000 && done < total; t++) {
+                uint16_t old = q->avail_idx, used_idx, event;
+                struct virtq_used_elem ue;
+
+                /* Refill every free descriptor (all of them at first), publish once. */
+                while (submitted < total && (uint16_t)(q->avail_idx - q->last_used) < DRV_QSIZE) {
+                        uint16_t s = (uint16_t)(submitted % DRV_QSIZE);
+                        struct virtio_blk_outhdr hd = { .type = VIRTIO_BLK_T_IN, .sector = 8ull * submitted };
+
+                        memcpy(ram + hdr + 0x20ull * s, &hd, sizeof(hd));
+                        ram[hdr + 0x20ull * s + 16] = 0xee;
+                        memcpy(ram + q->avail + 4 + 2u * (q->avail_idx % DRV_QSIZE), &s, 2);
+                        q->avail_idx++;
+                        submitted++;
+                }
+                if (q->avail_idx != old) {
+                        __atomic_store_n((uint16_t *)(ram + q->avail + 2), q->avail_idx, __ATOMIC_RELEASE);
+                        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+                        event = __atomic_load_n((uint16_t *)(ram + q->used + VIRTQ_AVAIL_EVENT_OFF(DRV_QSIZE)),
+                                                __ATOMIC_RELAXED);
+                        if (virtq_need_event(event, q->avail_idx, old))
+                                mmio_write(h, d.bar + VIRTIO_PCI_NOTIFY_OFF, 0, 2);
+                }
+                /* Take back what completed (in order of the used ring). */
+                used_idx = __atomic_load_n((uint16_t *)(ram + q->used + 2), __ATOMIC_ACQUIRE);
+                if (used_idx == q->last_used) {
+                        usleep(1000);
+                        continue;
+                }
+                while (q->last_used != used_idx) {
+                        memcpy(&ue, ram + q->used + 4 + 8u * (q->last_used % DRV_QSIZE), 8);
+                        ck_assert_uint_lt(ue.id, DRV_QSIZE);
+                        ck_assert_uint_eq(ram[hdr + 0x20ull * ue.id + 16], VIRTIO_BLK_S_OK);
+                        q->last_used++;
+                        done++;
+                }
+        }
+        ck_assert_uint_eq(done, total);
+        ck_assert_uint_eq(drv_status(&d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+}
+END_TEST
+
 START_TEST(test_no_event_idx)
 {
         drv_init(&d, ~VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) & ~VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC), 1);
@@ -568,6 +639,7 @@ static Suite *blk_suite(void)
         tcase_add_test(tc, test_bad_requests);
         tcase_add_test(tc, test_split_header_and_indirect);
         tcase_add_test(tc, test_many_in_flight);
+        tcase_add_test(tc, test_full_ring_indirect);
         tcase_add_test(tc, test_no_event_idx);
         tcase_add_test(tc, test_multiqueue);
         tcase_add_test(tc, test_readonly);

@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers: vmwp processes, one per running VM. Started with fork+exec (posix_spawn) and the
+ * fds vmms opened for them over SCM_RIGHTS; watched through a pidfd so a death is noticed
+ * at once; driven over a per-VM control socket in RUN_DIR/vms/<uuid>/; re-adopted after a
+ * restart of vmms by connecting to that socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmms-build-config.h"
+#include "vmms/api.h"
+#include "vmms/cleanup.h"
+#include "vmms/fdpass.h"
+#include "vmms/log.h"
+#include "vmms/util.h"
+#include "registry.h"
+#include "vmms.h"
+
+extern char **environ;
+
+struct vmms_worker {
+        struct vmms_vm *vm;
+        pid_t pid;
+        int pidfd;
+        bool child;                     /* started by us: waitid() tells how it ended */
+        bool adopting;                  /* re-adopted, vm.info not answered yet */
+        sd_event_source *pid_source;
+        struct jsonrpc_conn *control;
+        char *dir, *control_path, *console_path;
+        bool got_exit;                  /* vm.exited arrived */
+        char *exit_kind, *exit_reason;
+};
+
+pid_t vmms_worker_pid(const struct vmms_worker *w) { return w->pid; }
+const char *vmms_worker_console_path(const struct vmms_worker *w) { return w->console_path; }
+
+static int worker_on_exited(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmms_worker *w = userdata;
+        struct json_object *kind = NULL, *reason = NULL, *detail = NULL, *status = NULL;
+        const struct jsonrpc_param p[] = {
+                { "kind", json_type_string, true, &kind },
+                { "reason", json_type_string, false, &reason },
+                { "detail", json_type_string, false, &detail },
+                { "exit_status", json_type_int, false, &status },
+        };
+
+        if (jsonrpc_params_parse(call, params, p, ARRAY_SIZE(p)) < 0)
+                return 0;
+        free(w->exit_kind);
+        free(w->exit_reason);
+        w->exit_kind = strdup(json_object_get_string(kind));
+        w->exit_reason = strdup(reason ? json_object_get_string(reason) : "");
+        w->got_exit = w->exit_kind && w->exit_reason;
+        if (detail)
+                vmms_vm_log(w->vm, LOG_DEBUG, "Worker exit detail: %s", json_object_get_string(detail));
+        return jsonrpc_call_reply(call, NULL);
+}
+
+static const struct jsonrpc_method worker_methods[] = {
+        { VMWP_EVENT_EXITED, worker_on_exited },
+};
+
+void vmms_worker_free(struct vmms_worker *w)
+{
+        if (!w)
+                return;
+        w->pid_source = sd_event_source_disable_unref(w->pid_source);
+        safe_close(w->pidfd);
+        if (w->control) {
+                jsonrpc_conn_set_close_callback(w->control, NULL);
+                jsonrpc_conn_close(w->control);
+                w->control = jsonrpc_conn_unref(w->control);
+        }
+        if (w->adopting)
+                vmms_manager_adopted(w->vm->manager);
+        free(w->dir);
+        free(w->control_path);
+        free(w->console_path);
+        free(w->exit_kind);
+        free(w->exit_reason);
+        free(w);
+}
+
+static const char *exit_status_meaning(int status)
+{
+        switch (status) {
+        case 1: return "the worker failed";
+        case 2: return "configuration or image error";
+        case 3: return "the guest crashed";
+        default: return "unexpected exit status";
+        }
+}
+
+/* Why the worker ended, and whether that was an orderly end (the VM is Off, not Critical). */
+static bool worker_exit_reason(struct vmms_worker *w, const siginfo_t *si, bool have_si, char *buf, size_t len)
+{
+        if (w->got_exit) {
+                if (strcmp(w->exit_kind, "crashed") == 0) {
+                        snprintf(buf, len, "guest crashed: %s", w->exit_reason);
+                        return false;
+                }
+                if (strcmp(w->exit_kind, "worker error") == 0) {
+                        snprintf(buf, len, "worker failed: %s", w->exit_reason);
+                        return false;
+                }
+                snprintf(buf, len, "%s", w->exit_reason[0] ? w->exit_reason : w->exit_kind);
+                return true;
+        }
+        if (have_si && si->si_code == CLD_EXITED) {
+                if (si->si_status == 0) {
+                        snprintf(buf, len, "the worker exited");
+                        return true;
+                }
+                snprintf(buf, len, "worker exited with status %d (%s)", si->si_status,
+                         exit_status_meaning(si->si_status));
+                return false;
+        }
+        if (have_si && (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED)) {
+                const char *name = sigabbrev_np(si->si_status);
+
+                snprintf(buf, len, "worker killed by signal SIG%s%s", name ? name : "?",
+                         si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+                return false;
+        }
+        snprintf(buf, len, "the worker process ended without saying why");
+        return false;
+}
+
+static void worker_cleanup_dir(struct vmms_worker *w)
+{
+        _cleanup_free_ char *vms = NULL;
+        _cleanup_close_ int fd = -1;
+
+        if (asprintf(&vms, "%s/vms", w->vm->manager->run_dir) < 0)
+                return;
+        fd = open(vms, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+                (void)vmms_rmdir_flat(fd, w->vm->cfg.uuid);
+}
+
+static int worker_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct vmms_worker *w = userdata;
+        siginfo_t si = {};
+        bool have_si = false, clean;
+        char reason[1024];
+
+        /* What the worker said before it died comes first (vm.exited, late answers). */
+        if (w->control)
+                (void)jsonrpc_conn_drain_input(w->control);
+        if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG) >= 0 && si.si_pid != 0)
+                have_si = true;
+        else if (errno != ECHILD && w->child)
+                log_debug_errno(-errno, "waitid() on worker %d: %m", (int)w->pid);
+        clean = worker_exit_reason(w, &si, have_si, reason, sizeof(reason));
+        worker_cleanup_dir(w);
+        vmms_vm_log(w->vm, clean ? LOG_INFO : LOG_ERR, "Worker %d ended: %s", (int)w->pid, reason);
+        vmms_vm_on_worker_exit(w->vm, clean, reason);     /* frees w */
+        return 0;
+}
+
+static void worker_on_info(struct jsonrpc_conn *c, int r, struct json_object *result,
+                           const struct jsonrpc_error *error, void *userdata)
+{
+        struct vmms_worker *w = userdata;
+        bool adopting;
+
+        if (r < 0)
+                return;         /* gone: its pidfd reports the end */
+        adopting = w->adopting;
+        w->adopting = false;
+        if (error)
+                vmms_vm_log(w->vm, LOG_WARNING, "vm.info failed: %s", error->message);
+        else {
+                struct json_object *v;
+
+                if (json_object_object_get_ex(result, "console", &v) && json_object_is_type(v, json_type_string)) {
+                        free(w->console_path);
+                        w->console_path = strdup(json_object_get_string(v));
+                }
+                vmms_vm_on_worker_info(w->vm, result);
+        }
+        if (adopting)
+                vmms_manager_adopted(w->vm->manager);
+}
+
+static void worker_on_control_close(struct jsonrpc_conn *c, void *userdata)
+{
+        struct vmms_worker *w = userdata;
+
+        /* The pidfd reports the end of the process; only the connection is gone here. */
+        vmms_vm_log(w->vm, LOG_DEBUG, "Control connection closed");
+        w->control = jsonrpc_conn_unref(w->control);
+}
+
+int vmms_worker_call(struct vmms_worker *w, const char *method, jsonrpc_reply_fn fn, void *userdata)
+{
+        if (!w || !w->control)
+                return -ENOTCONN;
+        return jsonrpc_conn_call(w->control, method, NULL, fn, userdata);
+}
+
+int vmms_worker_kill(struct vmms_worker *w, int sig)
+{
+        if (pidfd_send_signal(w->pidfd, sig, NULL, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int worker_new(struct vmms_vm *vm, struct vmms_worker **ret)
+{
+        struct vmms_worker *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return -ENOMEM;
+        w->vm = vm;
+        w->pidfd = -1;
+        if (asprintf(&w->dir, "%s/vms/%s", vm->manager->run_dir, vm->cfg.uuid) < 0 ||
+            asprintf(&w->control_path, "%s/control.sock", w->dir) < 0) {
+                w->dir = w->control_path = NULL;
+                vmms_worker_free(w);
+                return -ENOMEM;
+        }
+        *ret = w;
+        return 0;
+}
+
+/* Watch the process and talk to it. Takes control_fd. */
+static int worker_attach(struct vmms_worker *w, int control_fd)
+{
+        int r;
+
+        r = sd_event_add_io(w->vm->manager->event, &w->pid_source, w->pidfd, EPOLLIN, worker_on_pidfd, w);
+        if (r < 0) {
+                safe_close(control_fd);
+                return r;
+        }
+        r = jsonrpc_conn_new(w->vm->manager->event, control_fd, worker_methods, ARRAY_SIZE(worker_methods), w,
+                             &w->control);
+        if (r < 0)
+                return r;
+        jsonrpc_conn_set_close_callback(w->control, worker_on_control_close);
+        return jsonrpc_conn_call(w->control, "vm.info", NULL, worker_on_info, w);
+}
+
+/* The configuration the worker runs with: the stored one, plus what vmms manages. */
+static int worker_write_config(struct vmms_worker *w, char *err, size_t err_len)
+{
+        _cleanup_json_ struct json_object *o = NULL, *con = json_object_new_object();
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        const struct vm_config *cfg = &w->vm->cfg;
+        const char *text;
+        int r;
+
+        if (!con || asprintf(&path, "%s/config.json", w->dir) < 0)
+                return -ENOMEM;
+        r = vm_config_to_json(cfg, &o);
+        if (r < 0)
+                return r;
+        json_object_object_add(con, "type", json_object_new_string("socket"));
+        json_object_object_add(con, "path", json_object_new_string(w->console_path));
+        json_object_object_add(o, "console", TAKE_PTR(con));
+        if (!cfg->kernel && !cfg->cmdline)
+                json_object_object_add(o, "cmdline", json_object_new_string(VMMS_DEFAULT_GUEST_CMDLINE));
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                return -ENOMEM;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                r = -errno;
+                snprintf(err, err_len, "cannot write %s: %s", path, strerror(-r));
+                return r;
+        }
+        r = loop_write(fd, text, strlen(text));
+        if (r < 0)
+                snprintf(err, err_len, "cannot write %s: %s", path, strerror(-r));
+        return r;
+}
+
+/* The fds the worker gets, and the first line that names them. */
+struct worker_fds {
+        int fds[FDPASS_MAX];
+        size_t n;
+};
+
+static void worker_fds_done(struct worker_fds *f)
+{
+        for (size_t i = 0; i < f->n; i++)
+                safe_close(f->fds[i]);
+        f->n = 0;
+}
+
+static int worker_open_fds(struct vmms_vm *vm, struct worker_fds *f, char **ret_line, char *err, size_t err_len)
+{
+        _cleanup_json_ struct json_object *o = json_object_new_object(), *disks = NULL;
+        const char *s;
+        int fd;
+
+        if (!o)
+                return -ENOMEM;
+        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));
+                return -errno;
+        }
+        f->fds[f->n] = fd;
+        json_object_object_add(o, "kvm", json_object_new_int((int)f->n++));
+        if (vm->cfg.n_disks > 0) {
+                disks = json_object_new_array();
+                if (!disks)
+                        return -ENOMEM;
+        }
+        for (unsigned i = 0; i < vm->cfg.n_disks; i++) {
+                const struct disk_config *d = &vm->cfg.disks[i];
+
+                if (f->n >= FDPASS_MAX) {
+                        snprintf(err, err_len, "disks: too many to pass to the worker");
+                        return -E2BIG;
+                }
+                fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        int r = -errno;
+
+                        snprintf(err, err_len, "disks[%u].path: cannot open %s: %s", i, d->path, strerror(-r));
+                        return r == -ENOENT || r == -EACCES || r == -EISDIR || r == -EROFS ? -EINVAL : r;
+                }
+                f->fds[f->n] = fd;
+                json_object_array_add(disks, json_object_new_int((int)f->n++));
+        }
+        if (disks)
+                json_object_object_add(o, "disks", TAKE_PTR(disks));
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        if (!s || asprintf(ret_line, "%s\n", s) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static char **worker_environment(void)
+{
+        static const char *const drop[] = {
+                "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "WATCHDOG_USEC=",
+                "WATCHDOG_PID=",
+        };
+        size_t n = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        env = calloc(n + 1, sizeof(char *));
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                bool keep = true;
+
+                for (size_t j = 0; j < ARRAY_SIZE(drop); j++)
+                        if (string_has_prefix(environ[i], drop[j]))
+                                keep = false;
+                if (keep)
+                        env[k++] = environ[i];
+        }
+        return env;
+}
+
+static int worker_exec(struct vmms_worker *w, int fd_socket, char *err, size_t err_len)
+{
+        const char *vmwp = w->vm->manager->vmwp_path;
+        _cleanup_free_ char *config = NULL;
+        _cleanup_free_ char **env = NULL;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, defaults;
+        pid_t pid;
+        int r;
+
+        if (asprintf(&config, "%s/config.json", w->dir) < 0)
+                return -ENOMEM;
+        char *const argv[] = {
+                (char *)vmwp, "--config", config, "--control", w->control_path, "--fd-socket", (char *)"3",
+                NULL,
+        };
+        env = worker_environment();
+        if (!env)
+                return -ENOMEM;
+        sigemptyset(&none);
+        sigfillset(&defaults);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        /* Its own session: a signal to vmms' process group never reaches the VMs. */
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &defaults);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, fd_socket, 3);
+        r = -posix_spawn(&pid, vmwp, &fa, &attr, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r < 0) {
+                snprintf(err, err_len, "cannot execute %s: %s", vmwp, strerror(-r));
+                return r;
+        }
+        w->pid = pid;
+        w->child = true;
+        w->pidfd = pidfd_open(pid, 0);
+        if (w->pidfd < 0) {
+                r = -errno;
+                snprintf(err, err_len, "pidfd_open(%d): %s", (int)pid, strerror(-r));
+                kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                return r;
+        }
+        return 0;
+}
+
+int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms_worker **ret)
+{
+        struct vmms_worker *w = NULL;
+        struct worker_fds fds = {};
+        struct sockaddr_un sa;
+        _cleanup_free_ char *vms = NULL, *line = NULL;
+        _cleanup_close_ int vms_fd = -1, mine = -1, theirs = -1;
+        int sp[2], r;
+
+        r = worker_new(vm, &w);
+        if (r < 0)
+                return r;
+        if (asprintf(&w->console_path, "%s/console.sock", w->dir) < 0) {
+                w->console_path = NULL;
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (strlen(w->console_path) >= sizeof(sa.sun_path)) {
+                snprintf(err, err_len, "the run directory %s is too long for Unix socket paths", vm->manager->run_dir);
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        if (asprintf(&vms, "%s/vms", vm->manager->run_dir) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        (void)mkdir(vms, 0755);
+        vms_fd = open(vms, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (vms_fd < 0) {
+                r = -errno;
+                snprintf(err, err_len, "cannot open %s: %s", vms, strerror(-r));
+                goto fail;
+        }
+        (void)vmms_rmdir_flat(vms_fd, vm->cfg.uuid);   /* what an earlier worker left */
+        if (mkdirat(vms_fd, vm->cfg.uuid, 0700) < 0) {
+                r = -errno;
+                snprintf(err, err_len, "cannot create %s: %s", w->dir, strerror(-r));
+                goto fail;
+        }
+        r = worker_write_config(w, err, err_len);
+        if (r < 0)
+                goto fail;
+        r = worker_open_fds(vm, &fds, &line, err, err_len);
+        if (r < 0)
+                goto fail;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        mine = sp[0];
+        /* Keep the worker's end off fd 3, where dup2() onto itself would leave CLOEXEC set. */
+        theirs = sp[1] > 3 ? sp[1] : fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
+        if (theirs != sp[1])
+                safe_close(sp[1]);
+        if (theirs < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /* Queued before the worker exists: it finds its fds at once, vmms never waits. */
+        r = fdpass_send(mine, line, strlen(line), fds.fds, fds.n);
+        if (r < 0)
+                goto fail;
+        worker_fds_done(&fds);
+        r = worker_exec(w, theirs, err, err_len);
+        if (r < 0)
+                goto fail;
+        theirs = safe_close(theirs);
+        r = worker_attach(w, TAKE_FD(mine));
+        if (r < 0) {
+                /* Started but unwatchable: do not leave it running unsupervised. */
+                siginfo_t si;
+
+                snprintf(err, err_len, "cannot supervise the worker: %s", strerror(-r));
+                (void)vmms_worker_kill(w, SIGKILL);
+                (void)waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED);
+                goto fail;
+        }
+        vmms_vm_log(vm, LOG_INFO, "Worker %d started", (int)w->pid);
+        *ret = w;
+        return 0;
+fail:
+        worker_fds_done(&fds);
+        if (vms_fd >= 0)
+                (void)vmms_rmdir_flat(vms_fd, vm->cfg.uuid);
+        vmms_worker_free(w);
+        return r;
+}
+
+int vmms_worker_adopt(struct vmms_vm *vm, struct vmms_worker **ret)
+{
+        struct vmms_worker *w = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        r = worker_new(vm, &w);
+        if (r < 0)
+                return r;
+        if (stat(w->dir, &st) < 0) {
+                vmms_worker_free(w);
+                return 0;
+        }
+        if (strlen(w->control_path) >= sizeof(sa.sun_path)) {
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        strcpy(sa.sun_path, w->control_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                r = -errno;
+                worker_cleanup_dir(w);
+                vmms_worker_free(w);
+                /* No socket: the worker ended in order. A dead socket: it did not. */
+                return r == -ENOENT ? 0 : r == -ECONNREFUSED ? -ESRCH : r;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        w->pid = cred.pid;
+        w->pidfd = pidfd_open(cred.pid, 0);
+        if (w->pidfd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (asprintf(&w->console_path, "%s/console.sock", w->dir) < 0) {
+                w->console_path = NULL;
+                r = -ENOMEM;
+                goto fail;
+        }
+        w->adopting = true;
+        vm->manager->n_adopting++;
+        r = worker_attach(w, TAKE_FD(fd));
+        if (r < 0)
+                goto fail;
+        *ret = w;
+        return 1;
+fail:
+        vmms_vm_log(vm, LOG_ERR, "Cannot re-adopt the worker: %s", strerror(-r));
+        vmms_worker_free(w);
+        return r;
+}
+
+int vmms_worker_console_connect(struct vmms_worker *w, int *ret_fd)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+
+        if (!w->console_path || strlen(w->console_path) >= sizeof(sa.sun_path))
+                return -ENOENT;
+        strcpy(sa.sun_path, w->console_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int vmms_find_vmwp(char **ret)
+{
+        _cleanup_free_ char *exe = NULL, *dir = NULL;
+        const char *env = getenv("VMMS_VMWP");
+        char buf[4096];
+        ssize_t n;
+
+        if (env && env[0]) {
+                *ret = strdup(env);
+                return *ret ? 0 : -ENOMEM;
+        }
+        n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        if (n > 0) {
+                char *slash;
+
+                buf[n] = 0;
+                slash = strrchr(buf, '/');
+                if (slash) {
+                        *slash = 0;
+                        /* The build tree's worker only for the build tree's vmms. */
+                        const char *const candidates[] = {
+                                string_has_prefix(buf, VMMS_BUILD_ROOT "/") ? "/../vmwp/vmwp" : NULL,
+                                "/vmwp",
+                        };
+
+                        for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+                                char *p;
+
+                                if (!candidates[i])
+                                        continue;
+                                if (asprintf(&p, "%s%s", buf, candidates[i]) < 0)
+                                        return -ENOMEM;
+                                if (access(p, X_OK) == 0) {
+                                        *ret = p;
+                                        return 0;
+                                }
+                                free(p);
+                        }
+                }
+        }
+        if (access(VMMS_BINDIR "/vmwp", X_OK) == 0) {
+                *ret = strdup(VMMS_BINDIR "/vmwp");
+                return *ret ? 0 : -ENOMEM;
+        }
+        return -ENOENT;
+}
