@@ -10,6 +10,11 @@
  *   udp-peer blast SRC DST PORT SIZE SECONDS
  *       send SIZE-byte datagrams from SRC to DST:PORT as fast as sendmmsg() goes, for
  *       SECONDS; prints what it sent the same way.
+ *   udp-peer blast-raw IFNAME DST_MAC SRC DST PORT SIZE SECONDS [PPS]
+ *       the same datagrams as whole Ethernet frames through an AF_PACKET socket on IFNAME:
+ *       the host's IP and UDP layers are skipped, so the sender costs the host far less per
+ *       packet than the VMM receiving them does (what the TAP cannot queue, it drops). PPS
+ *       caps the offered rate (default: as fast as it goes).
  *
  * Batches of 64 datagrams per system call (recvmmsg/sendmmsg), so the peer is not what limits
  * the guest's rate.
@@ -17,6 +22,9 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -136,12 +144,109 @@ static int blast(const char *src, const char *dst, int port, int size, double se
         return 0;
 }
 
+static uint16_t csum(uint32_t sum, const uint8_t *p, size_t len)
+{
+        for (size_t i = 0; i + 1 < len; i += 2)
+                sum += (uint32_t)p[i] << 8 | p[i + 1];
+        if (len & 1)
+                sum += (uint32_t)p[len - 1] << 8;
+        while (sum >> 16)
+                sum = (sum & 0xffff) + (sum >> 16);
+        return (uint16_t)sum;
+}
+
+static int blast_raw(const char *ifname, const char *mac_s, const char *src, const char *dst, int port, int size,
+                     double secs, double pps)
+{
+        static uint8_t frame[BUF];
+        struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_halen = 6 };
+        struct mmsghdr msgs[BATCH];
+        struct iovec iov;
+        unsigned long long packets = 0;
+        unsigned mac[6];
+        uint8_t *ip = frame + 14, *u = ip + 20, pseudo[12];
+        struct in_addr s, d;
+        int fd, len = 14 + 20 + 8 + size;
+        double start, end;
+        uint16_t c;
+
+        if (size < 0 || len > BUF || sscanf(mac_s, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
+                                             &mac[4], &mac[5]) != 6 ||
+            inet_pton(AF_INET, src, &s) != 1 || inet_pton(AF_INET, dst, &d) != 1) {
+                fprintf(stderr, "udp-peer: bad arguments\n");
+                return 2;
+        }
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        ll.sll_ifindex = (int)if_nametoindex(ifname);
+        if (fd < 0 || !ll.sll_ifindex) {
+                perror("udp-peer: packet socket");
+                return 1;
+        }
+        for (int i = 0; i < 6; i++)
+                frame[i] = (uint8_t)mac[i];
+        frame[6] = 0x02;                /* a locally administered source */
+        frame[11] = 0x01;
+        frame[12] = 0x08;
+        ip[0] = 0x45;
+        ip[2] = (uint8_t)((20 + 8 + size) >> 8);
+        ip[3] = (uint8_t)(20 + 8 + size);
+        ip[8] = 64;
+        ip[9] = 17;
+        memcpy(ip + 12, &s, 4);
+        memcpy(ip + 16, &d, 4);
+        c = (uint16_t)~csum(0, ip, 20);
+        ip[10] = (uint8_t)(c >> 8);
+        ip[11] = (uint8_t)c;
+        u[0] = 0x9c;                    /* source port 40000 */
+        u[1] = 0x40;
+        u[2] = (uint8_t)(port >> 8);
+        u[3] = (uint8_t)port;
+        u[4] = (uint8_t)((8 + size) >> 8);
+        u[5] = (uint8_t)(8 + size);
+        memset(u + 8, 0x5a, (size_t)size);
+        memcpy(pseudo, ip + 12, 8);
+        pseudo[8] = 0;
+        pseudo[9] = 17;
+        pseudo[10] = u[4];
+        pseudo[11] = u[5];
+        c = (uint16_t)~csum(csum(0, pseudo, sizeof(pseudo)), u, 8 + (size_t)size);
+        if (!c)
+                c = 0xffff;
+        u[6] = (uint8_t)(c >> 8);
+        u[7] = (uint8_t)c;
+        iov = (struct iovec){ .iov_base = frame, .iov_len = (size_t)len };
+        for (int i = 0; i < BATCH; i++)
+                msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &ll, .msg_namelen = sizeof(ll),
+                                                         .msg_iov = &iov, .msg_iovlen = 1 } };
+        start = now();
+        end = start + secs;
+        while (now() < end) {
+                int n;
+
+                while (pps > 0 && (double)packets > (now() - start) * pps)
+                        ;       /* ahead of the requested rate */
+                n = sendmmsg(fd, msgs, BATCH, 0);
+                if (n < 0 && errno != ENOBUFS && errno != EAGAIN) {
+                        perror("udp-peer: sendmmsg");
+                        return 1;
+                }
+                if (n > 0)
+                        packets += (unsigned long long)n;
+        }
+        report(packets, packets * (unsigned long long)size, now() - start);
+        return 0;
+}
+
 int main(int argc, char *argv[])
 {
         if (argc == 5 && strcmp(argv[1], "sink") == 0)
                 return sink(argv[2], atoi(argv[3]), atof(argv[4]));
         if (argc == 7 && strcmp(argv[1], "blast") == 0)
                 return blast(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atof(argv[6]));
-        fprintf(stderr, "usage: udp-peer sink ADDR PORT MAX_SECONDS | blast SRC DST PORT SIZE SECONDS\n");
+        if ((argc == 9 || argc == 10) && strcmp(argv[1], "blast-raw") == 0)
+                return blast_raw(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), atoi(argv[7]), atof(argv[8]),
+                                 argc == 10 ? atof(argv[9]) : 0);
+        fprintf(stderr, "usage: udp-peer sink ADDR PORT MAX_SECONDS | blast SRC DST PORT SIZE SECONDS |\n"
+                        "       blast-raw IFNAME DST_MAC SRC DST PORT SIZE SECONDS [PPS]\n");
         return 2;
 }

@@ -229,7 +229,8 @@ void guest_main(uint32_t start_info)
         topology_setup();
         banner();
 
-        name = guest.scenario_name = guest_cmdline_get_str("scenario", "hello");
+        /* No scenario named: serve the integration services until shut down (scenarios/ic.c). */
+        name = guest.scenario_name = guest_cmdline_get_str("scenario", "ic");
         s = guest_scenario_find(name);
         if (!s) {
                 guest_printf("vmguest: unknown scenario \"%s\"; known:", name);

@@ -140,6 +140,10 @@ static void sci_irq(struct guest_regs *regs, void *data)
                 guest_outw(a->pm1a_evt, PM1_STS_PWRBTN);        /* write 1 to clear */
                 guest_lapic_eoi();
                 guest.power.button_presses++;
+                if (guest.power.button_ignored) {
+                        guest_report_info("event=power-button ignored=1");
+                        return;
+                }
                 guest_report_info("event=power-button");
                 if (guest.scenario && (guest.scenario->flags & GUEST_SCENARIO_POWER_BUTTON_PASS))
                         guest_report_result(REPORT_STATUS_PASS, NULL);

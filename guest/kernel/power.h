@@ -21,6 +21,7 @@ enum guest_reset_method {
 
 struct guest_power {
         bool button_enabled;
+        bool button_ignored;            /* a hung guest (scenario ic, ic_ignore_shutdown=1) */
         uint32_t sci_gsi;
         volatile uint32_t button_presses;
 };

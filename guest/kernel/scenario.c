@@ -26,6 +26,10 @@ const struct guest_scenario guest_scenarios[] = {
           GUEST_SCENARIO_PLATFORM, guest_scenario_blk_bench },
         { "blk-ro", "virtio-blk: a read-only disk reads and refuses writes with IOERR", GUEST_SCENARIO_PLATFORM,
           guest_scenario_blk_ro },
+        { "blk-durable", "virtio-blk: write, flush, report \"flushed\", keep writing un-flushed (for SIGKILL tests)",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_blk_durable },
+        { "blk-errors", "virtio-blk: write the whole disk counting IOERR (backend errors), then check the device works",
+          GUEST_SCENARIO_PLATFORM, guest_scenario_blk_errors },
         { "net-echo", "virtio-net: answer ARP, ICMP echo and UDP port 7 (ip=) until \"quit\" or the power button",
           GUEST_SCENARIO_PLATFORM | GUEST_SCENARIO_POWER_BUTTON_PASS, guest_scenario_net_echo },
         { "net-ping", "virtio-net: ICMP echo (and udp=1 UDP echo) to peer=, every reply checked",
@@ -34,6 +38,10 @@ const struct guest_scenario guest_scenarios[] = {
           GUEST_SCENARIO_PLATFORM, guest_scenario_net_bench },
         { "net-hostile", "virtio-net: malformed chains, bad headers, oversized frames: dropped or NEEDS_RESET",
           GUEST_SCENARIO_PLATFORM, guest_scenario_net_hostile },
+        { "ic", "integration services until shut down (the default; ic_ignore_shutdown=1: a hung guest)",
+          GUEST_SCENARIO_PLATFORM | GUEST_SCENARIO_POWER_BUTTON_PASS, guest_scenario_ic },
+        { "ic-hostile", "integration services: garbage, an endless line, huge values, floods; then serve",
+          GUEST_SCENARIO_PLATFORM | GUEST_SCENARIO_POWER_BUTTON_PASS, guest_scenario_ic_hostile },
 };
 
 const size_t guest_scenario_count = ARRAY_SIZE(guest_scenarios);

@@ -8,8 +8,9 @@
 
 #define F(b) VIRTIO_BIT(VIRTIO_NET_F_##b)
 #define NET_WANTED_FEATURES                                                                     \
-        (F(MAC) | F(STATUS) | F(MTU) | F(MRG_RXBUF) | F(CSUM) | F(GUEST_CSUM) | F(CTRL_VQ) |    \
-         F(CTRL_RX) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC))
+        (F(MAC) | F(STATUS) | F(MTU) | F(MRG_RXBUF) | F(CSUM) | F(GUEST_CSUM) | F(HOST_USO) |     \
+         F(CTRL_VQ) | F(CTRL_RX) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) |                        \
+         VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC))
 #define NET_NEEDS_RESET_POLL_NS (10ull * 1000000)
 #define NET_CTRL_TIMEOUT_NS     (2000ull * 1000000)
 #define RXQ 0u
@@ -201,20 +202,24 @@ int guest_net_start(struct guest_net *n, const struct guest_net_opts *o)
         if (n->msix_ready && (r = guest_virtio_config_vector(&n->vp, 0)) < 0)
                 goto fail;
 
-        /* Slots, allocated once for the largest queue ever used. */
-        if (n->slots_alloc < MAX(n->rx.size, n->tx.size)) {
-                uint16_t s = MAX(n->rx.size, n->tx.size);
-
-                n->rx_slots = (uint8_t *)(uintptr_t)guest_page_alloc((uint64_t)s * GUEST_NET_BUF, GUEST_PAGE_SIZE);
-                n->tx_slots = (uint8_t *)(uintptr_t)guest_page_alloc((uint64_t)s * GUEST_NET_BUF, GUEST_PAGE_SIZE);
-                n->tx_free = (uint16_t *)(uintptr_t)guest_page_alloc((uint64_t)s * sizeof(uint16_t), 64);
-                if (!n->ctrl_mem)
-                        n->ctrl_mem = (uint8_t *)(uintptr_t)guest_page_alloc(GUEST_PAGE_SIZE, GUEST_PAGE_SIZE);
-                if (!n->rx_slots || !n->tx_slots || !n->tx_free || !n->ctrl_mem) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                n->slots_alloc = s;
+        /* Slots, allocated once for the largest queues (and transmit slots) ever used. */
+        n->tx_slot_size = ALIGN_UP(MAX(n->opts.tx_slot, (uint32_t)GUEST_NET_BUF), (uint32_t)GUEST_NET_BUF);
+        if (n->rx_alloc < n->rx.size) {
+                n->rx_slots = (uint8_t *)(uintptr_t)guest_page_alloc((uint64_t)n->rx.size * GUEST_NET_BUF, GUEST_PAGE_SIZE);
+                n->rx_alloc = n->rx_slots ? n->rx.size : 0;
+        }
+        if (n->tx_alloc < n->tx.size || n->tx_alloc_size < n->tx_slot_size) {
+                n->tx_slots = (uint8_t *)(uintptr_t)guest_page_alloc((uint64_t)n->tx.size * n->tx_slot_size,
+                                                                     GUEST_PAGE_SIZE);
+                n->tx_free = (uint16_t *)(uintptr_t)guest_page_alloc((uint64_t)n->tx.size * sizeof(uint16_t), 64);
+                n->tx_alloc = n->tx_slots && n->tx_free ? n->tx.size : 0;
+                n->tx_alloc_size = n->tx_slot_size;
+        }
+        if (!n->ctrl_mem)
+                n->ctrl_mem = (uint8_t *)(uintptr_t)guest_page_alloc(GUEST_PAGE_SIZE, GUEST_PAGE_SIZE);
+        if (!n->rx_alloc || !n->tx_alloc || !n->ctrl_mem) {
+                r = -ENOMEM;
+                goto fail;
         }
         n->tx_nfree = 0;
         for (unsigned k = n->tx.size; k > 0; k--)
@@ -278,7 +283,7 @@ uint8_t *guest_net_tx_alloc(struct guest_net *n, struct virtio_net_hdr **ret_hdr
 
         if (!n->tx_nfree && !guest_net_tx_reap(n))
                 return NULL;
-        slot = n->tx_slots + (uint64_t)n->tx_free[n->tx_nfree - 1] * GUEST_NET_BUF;
+        slot = n->tx_slots + (uint64_t)n->tx_free[n->tx_nfree - 1] * n->tx_slot_size;
         memset(slot, 0, VIRTIO_NET_HDR_SIZE);
         if (ret_hdr)
                 *ret_hdr = (struct virtio_net_hdr *)slot;
@@ -292,10 +297,10 @@ int guest_net_tx_commit(struct guest_net *n, uint8_t *frame, uint32_t len)
         struct guest_vq_sg sg;
         int r;
 
-        if (!n->tx_nfree || len > GUEST_NET_FRAME_MAX)
+        if (!n->tx_nfree || len > guest_net_tx_frame_max(n))
                 return -EINVAL;
         id = n->tx_free[n->tx_nfree - 1];
-        if (slot != n->tx_slots + (uint64_t)id * GUEST_NET_BUF)
+        if (slot != n->tx_slots + (uint64_t)id * n->tx_slot_size)
                 return -EINVAL;         /* not the slot tx_alloc handed out */
         sg = (struct guest_vq_sg){ .addr = (uint64_t)(uintptr_t)slot, .len = VIRTIO_NET_HDR_SIZE + len };
         r = guest_vq_add(&n->tx, &sg, 1, 0, COOKIE(id), GUEST_VQ_DIRECT);
@@ -317,7 +322,7 @@ int guest_net_send(struct guest_net *n, const void *frame, uint32_t len)
         uint8_t *p;
         int r;
 
-        if (len > GUEST_NET_FRAME_MAX)
+        if (len > guest_net_tx_frame_max(n))
                 return -E2BIG;
         p = guest_net_tx_alloc(n, NULL);
         if (!p)

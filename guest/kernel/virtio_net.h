@@ -29,6 +29,7 @@ struct guest_net_opts {
         uint64_t refuse;                /* feature bits not to accept */
         bool promisc;                   /* with CTRL_RX: leave the device promiscuous */
         bool rx_empty;                  /* post no receive buffers (net-hostile) */
+        uint32_t tx_slot;               /* transmit slot bytes, 0: GUEST_NET_BUF (more for GSO) */
 };
 
 struct guest_net {
@@ -45,8 +46,11 @@ struct guest_net {
         bool tx_csum;                   /* VIRTIO_NET_F_CSUM: the device completes checksums */
 
         struct guest_vq rx, tx, ctrl;
-        uint8_t *rx_slots, *tx_slots;   /* [queue size][GUEST_NET_BUF] */
-        uint16_t slots_alloc;
+        uint8_t *rx_slots;              /* [queue size][GUEST_NET_BUF] */
+        uint8_t *tx_slots;              /* [queue size][tx_slot_size] */
+        uint32_t tx_slot_size;          /* header + frame */
+        uint16_t rx_alloc, tx_alloc;    /* slots allocated */
+        uint32_t tx_alloc_size;
         uint16_t *tx_free;
         uint16_t tx_nfree;
         uint8_t *ctrl_mem;              /* a page for control commands */
@@ -74,6 +78,12 @@ static inline bool guest_net_has(const struct guest_net *n, unsigned bit)
 }
 /* VIRTIO_NET_S_LINK_UP (true when the device has no status field). */
 bool guest_net_link_up(struct guest_net *n);
+
+/* The largest frame a transmit slot takes (GSO frames may be larger than the MTU). */
+static inline uint32_t guest_net_tx_frame_max(const struct guest_net *n)
+{
+        return n->tx_slot_size - VIRTIO_NET_HDR_SIZE;
+}
 
 /*
  * Transmit: the frame area of a free slot (reaping completions when none is free), or NULL.

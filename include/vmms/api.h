@@ -14,8 +14,14 @@
  *   vm.pause    {name}                               → VM
  *   vm.resume   {name}                               → VM
  *   vm.console  {name, fd?}                          → {path, fd?}
+ *   vm.kvp.get  {name, key?, pool?, guest?}          → {pool, key, value} | {pool, items}
+ *   vm.kvp.set  {name, key, value}                   → null       (the host pool)
+ *   vm.kvp.delete {name, key}                        → null
+ *   vm.copy_to  {name, guest_path, fd: true | path, overwrite?, mkdirs?, mode?}
+ *                                                    → {guest_path, size, crc32} (fd passed)
  *   events.subscribe {}                              → {subscribed: true}, then
- *                                                      vm.state_changed notifications
+ *                                                      vm.state_changed and
+ *                                                      vm.heartbeat_changed notifications
  *   host.info   {}                                   → {version, hostname, kvm, ...}
  *
  * The worker's control socket (vmwp --control): vm.info, vm.pause, vm.resume,
@@ -30,7 +36,7 @@
 #define VMMS_GROUP               "vmms"
 
 /* The command line a VM without its own kernel gets when it has none either. */
-#define VMMS_DEFAULT_GUEST_CMDLINE "scenario=idle"
+#define VMMS_DEFAULT_GUEST_CMDLINE "scenario=ic"
 
 /* Application errors (-32000 to -32099 are the server's to define). */
 #define VMMS_ERROR_NOT_FOUND    (-32001)        /* no VM by that name or UUID */
@@ -45,6 +51,7 @@
 
 /* Notifications. */
 #define VMMS_EVENT_STATE_CHANGED "vm.state_changed"
+#define VMMS_EVENT_HEARTBEAT_CHANGED "vm.heartbeat_changed"       /* {name, uuid, heartbeat, previous} */
 #define VMWP_EVENT_EXITED        "vm.exited"
 
 /* Integration services (vmms-ic(7)) on the worker's control socket: the ic.* methods are

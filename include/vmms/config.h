@@ -18,6 +18,8 @@
  *               { "switch": "lan", "mac": "..." } ],            see vmms/nic.h
  *     "integration": { "heartbeat": true, "shutdown": true, "timesync": true, "kvp": true,
  *                      "fcopy": true }                          vmms-ic(7); all on by default
+ *     "cpu_weight": 100,          the worker's cgroup CPU weight, 1 to 10000
+ *     "debug": false              the worker serves debug.* control methods (tests only)
  *   }
  */
 #pragma once
@@ -40,6 +42,9 @@
 #define VM_CONFIG_ERROR_MAX      256
 #define VM_CONFIG_DISKS_MAX      16u
 #define VM_CONFIG_NICS_MAX       8u
+#define VM_CONFIG_CPU_WEIGHT_MIN     1u         /* cgroup v2 cpu.weight */
+#define VM_CONFIG_CPU_WEIGHT_MAX     10000u
+#define VM_CONFIG_CPU_WEIGHT_DEFAULT 100u
 
 enum console_type {
         CONSOLE_STDIO,
@@ -70,6 +75,8 @@ struct vm_config {
         struct nic_config *nics;
         unsigned n_nics;
         bool integration[IC_SVC_COUNT]; /* integration services on, by enum ic_service */
+        unsigned cpu_weight;    /* VM_CONFIG_CPU_WEIGHT_MIN..MAX */
+        bool debug;             /* debug.* control methods (tests) */
         int kvm_fd;             /* runtime only, never in JSON: /dev/kvm passed by vmms, or -1 */
 };
 

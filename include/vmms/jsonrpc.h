@@ -96,6 +96,9 @@ int jsonrpc_conn_drain_input(struct jsonrpc_conn *c);
 /* Send a request; reply_fn runs once with the answer or the connection's end. */
 int jsonrpc_conn_call(struct jsonrpc_conn *c, const char *method, struct json_object *params,
                       jsonrpc_reply_fn reply_fn, void *userdata);
+/* The same with fds (dup'd) attached to the request. */
+int jsonrpc_conn_call_fds(struct jsonrpc_conn *c, const char *method, struct json_object *params,
+                          const int *fds, size_t n_fds, jsonrpc_reply_fn reply_fn, void *userdata);
 /* Send a notification. params (may be NULL) is taken in both. */
 int jsonrpc_conn_notify(struct jsonrpc_conn *c, const char *method, struct json_object *params);
 /* Queue any message (taken) with fds (dup'd). */

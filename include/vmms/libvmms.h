@@ -15,6 +15,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <json-c/json.h>
 
 struct libvmms;
@@ -34,6 +35,9 @@ const char *libvmms_default_socket(void);
 /* Any method: params (may be NULL) are taken. */
 int libvmms_call(struct libvmms *c, const char *method, struct json_object *params,
                  struct json_object **ret_result, struct libvmms_error *err);
+/* The same with fds passed along (SCM_RIGHTS; vm.copy_to). */
+int libvmms_call_fds(struct libvmms *c, const char *method, struct json_object *params, const int *fds,
+                     size_t n_fds, struct json_object **ret_result, struct libvmms_error *err);
 /* An fd that came with the last answer (vm.console), now the caller's; -ENOENT if none. */
 int libvmms_take_fd(struct libvmms *c);
 /* The next notification (after events.subscribe): {"method": ..., "params": ...}.

@@ -13,6 +13,7 @@ struct vsp_blk_stats {
         uint64_t bytes_read, bytes_written;
         uint64_t io_errors;             /* backend errors (EIO, ENOSPC...) reported as IOERR */
         uint64_t bad_requests;          /* malformed or out-of-range requests (IOERR/UNSUPP) */
+        uint64_t merged;                /* requests sent to the backend as part of another's transfer */
         uint64_t ring_errors;           /* protocol violations that needed a device reset */
 };
 

@@ -50,6 +50,7 @@ void vm_config_init(struct vm_config *c)
                 .console_type = CONSOLE_STDIO,
                 .on_reboot = ON_REBOOT_RESTART,
                 .integration = { true, true, true, true, true },
+                .cpu_weight = VM_CONFIG_CPU_WEIGHT_DEFAULT,
                 .kvm_fd = -1,
         };
 }
@@ -387,6 +388,18 @@ int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct con
                         r = parse_nics(v, &c, err);
                 } else if (strcmp(key, "integration") == 0) {
                         r = parse_integration(v, &c, err);
+                } else if (strcmp(key, "cpu_weight") == 0) {
+                        int64_t n = json_object_get_int64(v);
+
+                        if (!json_object_is_type(v, json_type_int))
+                                r = config_error_set(err, "cpu_weight: expected an integer");
+                        else if (n < VM_CONFIG_CPU_WEIGHT_MIN || n > VM_CONFIG_CPU_WEIGHT_MAX)
+                                r = config_error_set(err, "cpu_weight: %lld is out of range (%u to %u)", (long long)n,
+                                                     VM_CONFIG_CPU_WEIGHT_MIN, VM_CONFIG_CPU_WEIGHT_MAX);
+                        else
+                                c.cpu_weight = (unsigned)n;
+                } else if (strcmp(key, "debug") == 0) {
+                        r = get_bool(v, "debug", &c.debug, err);
                 } else
                         r = config_error_set(err, "%s: unknown key", key);
                 if (r < 0)
@@ -518,6 +531,9 @@ int vm_config_to_json(const struct vm_config *c, struct json_object **ret)
                 return -ENOMEM;
         if ((r = add_string(o, "on_reboot", c->on_reboot == ON_REBOOT_EXIT ? "exit" : "restart")) < 0)
                 return r;
+        if (json_object_object_add(o, "cpu_weight", json_object_new_int((int)c->cpu_weight)) < 0 ||
+            (c->debug && json_object_object_add(o, "debug", json_object_new_boolean(true)) < 0))
+                return -ENOMEM;
         {
                 _cleanup_json_ struct json_object *ic = json_object_new_object();
 

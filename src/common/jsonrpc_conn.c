@@ -287,6 +287,12 @@ int jsonrpc_conn_notify(struct jsonrpc_conn *c, const char *method, struct json_
 int jsonrpc_conn_call(struct jsonrpc_conn *c, const char *method, struct json_object *params,
                       jsonrpc_reply_fn reply_fn, void *userdata)
 {
+        return jsonrpc_conn_call_fds(c, method, params, NULL, 0, reply_fn, userdata);
+}
+
+int jsonrpc_conn_call_fds(struct jsonrpc_conn *c, const char *method, struct json_object *params,
+                          const int *fds, size_t n_fds, jsonrpc_reply_fn reply_fn, void *userdata)
+{
         struct jsonrpc_pending *p, **tail;
         int64_t id = c->next_id++;
         int r;
@@ -305,7 +311,7 @@ int jsonrpc_conn_call(struct jsonrpc_conn *c, const char *method, struct json_ob
         for (tail = &c->pending; *tail; tail = &(*tail)->next)
                 ;
         *tail = p;
-        r = jsonrpc_conn_send(c, jsonrpc_request_new(method, params, id), NULL, 0);
+        r = jsonrpc_conn_send(c, jsonrpc_request_new(method, params, id), fds, n_fds);
         if (r < 0) {
                 /* Not sent: the caller learns it from r, never from reply_fn too. */
                 for (tail = &c->pending; *tail && *tail != p; tail = &(*tail)->next)

@@ -165,6 +165,12 @@ static void error_from(struct json_object *e, struct libvmms_error *err)
 int libvmms_call(struct libvmms *c, const char *method, struct json_object *params,
                  struct json_object **ret_result, struct libvmms_error *err)
 {
+        return libvmms_call_fds(c, method, params, NULL, 0, ret_result, err);
+}
+
+int libvmms_call_fds(struct libvmms *c, const char *method, struct json_object *params, const int *fds,
+                     size_t n_fds, struct json_object **ret_result, struct libvmms_error *err)
+{
         _cleanup_json_ struct json_object *req = NULL;
         _cleanup_free_ char *line = NULL;
         int64_t id = c->next_id++;
@@ -177,7 +183,10 @@ int libvmms_call(struct libvmms *c, const char *method, struct json_object *para
         line = jsonrpc_format(req, &len);
         if (!line)
                 return -ENOMEM;
-        for (size_t done = 0; done < len;) {
+        /* fds ride on the first byte; the rest of the line follows as plain data. */
+        if (n_fds > 0 && (r = fdpass_send(c->fd, line, len, fds, n_fds)) < 0)
+                return r;
+        for (size_t done = n_fds > 0 ? len : 0; done < len;) {
                 ssize_t n = send(c->fd, line + done, len - done, MSG_NOSIGNAL);
 
                 if (n < 0) {

@@ -44,12 +44,17 @@ static void help(void)
                "  show NAME                one VM in detail\n"
                "  start NAME               start it and wait until it runs\n"
                "  stop NAME [--turn-off] [--force] [--timeout SEC]\n"
-               "                           shut it down gracefully (ACPI power button); --turn-off\n"
-               "                           at once; --force: turn off after the timeout (default 60 s)\n"
+               "                           shut it down gracefully (the shutdown integration service,\n"
+               "                           else the ACPI power button); --turn-off at once; --force:\n"
+               "                           turn off after the timeout (default 60 s)\n"
                "  pause NAME | resume NAME\n"
                "  delete NAME\n"
                "  console NAME             attach to its serial console (Ctrl-] detaches)\n"
                "  set NAME KEY=VALUE...    change its configuration while it is off (null resets)\n"
+               "  kvp NAME [get KEY [--host] [--from-guest] | set KEY VALUE | delete KEY]\n"
+               "                           key-value exchange with the guest (no operation: list)\n"
+               "  copy-to NAME HOSTFILE GUESTPATH [--no-overwrite] [--mkdirs] [--mode MODE]\n"
+               "                           copy a file into the guest (integration services)\n"
                "  host                     the host and vmms\n"
                "  events                   follow state changes\n"
                "  demo                     a guided first run (starts a private vmms if none runs)\n\n"
@@ -501,6 +506,9 @@ static int verb_events(struct verb_ctx *v)
         }
 }
 
+static int verb_kvp(struct verb_ctx *v) { return vmctl_kvp(v->ctl, v->argc, v->argv); }
+static int verb_copy_to(struct verb_ctx *v) { return vmctl_copy_to(v->ctl, v->argc, v->argv); }
+
 static const struct {
         const char *name;
         int (*fn)(struct verb_ctx *v);
@@ -517,6 +525,8 @@ static const struct {
         { "set", verb_set },
         { "host", verb_host },
         { "events", verb_events },
+        { "kvp", verb_kvp },
+        { "copy-to", verb_copy_to },
 };
 
 int main(int argc, char *argv[])

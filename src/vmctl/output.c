@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmms/api.h"
 #include "vmms/macro.h"
 #include "vmms/util.h"
 #include "vmctl.h"
@@ -105,6 +106,7 @@ void vmctl_print_vm(struct json_object *vm)
         line("UUID:", vmctl_json_str(vm, "uuid", "?"));
         line("State:", vmctl_json_str(vm, "state", "?"));
         line("Reason:", vmctl_json_str(vm, "reason", NULL));
+        line("Heartbeat:", vmctl_json_str(vm, "heartbeat", NULL));
         snprintf(buf, sizeof(buf), "%" PRId64, vmctl_json_int(vm, "vcpus", 0));
         line("vCPUs:", buf);
         line("Memory:", format_size(buf, sizeof(buf), (uint64_t)vmctl_json_int(vm, "memory", 0)));
@@ -164,6 +166,12 @@ void vmctl_print_event(struct json_object *ev)
         const char *reason;
 
         json_object_object_get_ex(ev, "params", &p);
+        if (strcmp(vmctl_json_str(ev, "method", ""), VMMS_EVENT_HEARTBEAT_CHANGED) == 0) {
+                printf("%s: heartbeat %s -> %s\n", vmctl_json_str(p, "name", "?"), vmctl_json_str(p, "previous", "?"),
+                       vmctl_json_str(p, "heartbeat", "?"));
+                fflush(stdout);
+                return;
+        }
         reason = vmctl_json_str(p, "reason", NULL);
         printf("%s: %s -> %s%s%s\n", vmctl_json_str(p, "name", "?"), vmctl_json_str(p, "previous", "(new)"),
                vmctl_json_str(p, "state", "(deleted)"), reason ? ": " : "", reason ? reason : "");

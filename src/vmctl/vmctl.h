@@ -35,5 +35,9 @@ int64_t vmctl_json_int(struct json_object *o, const char *key, int64_t def);
 /* console.c: relay a console until Ctrl-] or its end. 0 detached/ended, <0 error. */
 int vmctl_console_run(int fd, const char *name);
 
+/* ic.c: integration-service verbs; argv[0] is the verb. */
+int vmctl_kvp(const struct vmctl *ctl, int argc, char **argv);
+int vmctl_copy_to(const struct vmctl *ctl, int argc, char **argv);
+
 /* demo.c */
 int vmctl_demo(const struct vmctl *ctl);

@@ -60,6 +60,12 @@ static struct vmms_vm *api_vm(struct jsonrpc_call *call, struct vmms_client *c, 
         return vm;
 }
 
+struct vmms_vm *vmms_api_vm(struct jsonrpc_call *call, struct vmms_client *c, struct json_object *name,
+                            enum vmms_verb verb)
+{
+        return api_vm(call, c, name, verb);
+}
+
 static int api_name_only(struct jsonrpc_call *call, struct json_object *params, struct json_object **name)
 {
         const struct jsonrpc_param p[] = { { "name", json_type_string, true, name } };
@@ -67,22 +73,24 @@ static int api_name_only(struct jsonrpc_call *call, struct json_object *params, 
         return jsonrpc_params_parse(call, params, p, ARRAY_SIZE(p));
 }
 
-/* Files a configuration names must exist when it is written, not only when it boots. */
-static int check_files(const struct vm_config *cfg, char *err, size_t len)
+/* Files a configuration names must exist when it is written, not only when it boots, and be
+ * below a directory vmms opens images from (--allow-dir; paths.c). */
+static int check_files(const struct vmms_manager *m, const struct vm_config *cfg, char *err, size_t len)
 {
-        if (cfg->kernel && access(cfg->kernel, R_OK) < 0) {
-                snprintf(err, len, "kernel: %s: %s", cfg->kernel, strerror(errno));
-                return -EINVAL;
+        int r;
+
+        if (cfg->kernel && (r = vmms_check_allowed(m, "kernel", cfg->kernel, O_RDONLY, err, len)) < 0)
+                return r;
+        if (cfg->initrd && (r = vmms_check_allowed(m, "initrd", cfg->initrd, O_RDONLY, err, len)) < 0)
+                return r;
+        for (unsigned i = 0; i < cfg->n_disks; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "disks[%u].path", i);
+                r = vmms_check_allowed(m, key, cfg->disks[i].path, cfg->disks[i].readonly ? O_RDONLY : O_RDWR, err, len);
+                if (r < 0)
+                        return r;
         }
-        if (cfg->initrd && access(cfg->initrd, R_OK) < 0) {
-                snprintf(err, len, "initrd: %s: %s", cfg->initrd, strerror(errno));
-                return -EINVAL;
-        }
-        for (unsigned i = 0; i < cfg->n_disks; i++)
-                if (access(cfg->disks[i].path, cfg->disks[i].readonly ? R_OK : R_OK | W_OK) < 0) {
-                        snprintf(err, len, "disks[%u].path: %s: %s", i, cfg->disks[i].path, strerror(errno));
-                        return -EINVAL;
-                }
         return 0;
 }
 
@@ -126,7 +134,7 @@ static int api_parse_config(struct jsonrpc_call *call, struct vmms_manager *m, s
                 vm_config_done(&cfg);
                 return r;
         }
-        if (check_files(&cfg, msg, sizeof(msg)) < 0) {
+        if (check_files(m, &cfg, msg, sizeof(msg)) < 0) {
                 vm_config_done(&cfg);
                 return jsonrpc_call_error(call, VMMS_ERROR_CONFIG, "%s", msg);
         }
@@ -462,6 +470,11 @@ const struct jsonrpc_method vmms_api_methods[] = {
         { "vm.pause", api_pause, VMMS_VERB_PAUSE },
         { "vm.resume", api_resume, VMMS_VERB_RESUME },
         { "vm.console", api_console, VMMS_VERB_CONSOLE },
+        /* Integration services: ic.c */
+        { "vm.kvp.get", vmms_api_kvp_get, VMMS_VERB_KVP },
+        { "vm.kvp.set", vmms_api_kvp_set, VMMS_VERB_KVP },
+        { "vm.kvp.delete", vmms_api_kvp_delete, VMMS_VERB_KVP },
+        { "vm.copy_to", vmms_api_copy_to, VMMS_VERB_COPY },
         { "events.subscribe", api_subscribe },
         { "host.info", api_host_info },
 };

@@ -11,6 +11,7 @@
 #include "vmms-build-config.h"
 #include "vmms/api.h"
 #include "vmms/log.h"
+#include "cage.h"
 #include "vmms.h"
 
 static void help(void)
@@ -22,10 +23,16 @@ static void help(void)
                "                         systemd is used instead)\n"
                "      --state-dir DIR    the registry of VMs (default %s)\n"
                "      --run-dir DIR      per-VM runtime files and sockets (default %s)\n"
+               "      --allow-dir DIR    kernels, initrds and disks may be below DIR; repeatable\n"
+               "                         (default %s)\n"
+               "      --worker-ids FIRST-LAST\n"
+               "                         the uids (and gids) workers run as, one per running VM\n"
+               "                         (default %u-%u)\n"
                "      --log-level LEVEL  err, warning, notice, info (default), debug\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n",
-               VMMS_SOCKET_PATH_DEFAULT, VMMS_STATE_DIR_DEFAULT, VMMS_RUN_DIR_DEFAULT);
+               VMMS_SOCKET_PATH_DEFAULT, VMMS_STATE_DIR_DEFAULT, VMMS_RUN_DIR_DEFAULT, VMMS_IMAGES_DIR_DEFAULT,
+               CAGE_IDS_FIRST_DEFAULT, CAGE_IDS_FIRST_DEFAULT + CAGE_IDS_COUNT_DEFAULT - 1);
 }
 
 enum {
@@ -34,16 +41,23 @@ enum {
         ARG_RUN_DIR,
         ARG_LOG_LEVEL,
         ARG_VERSION,
+        ARG_ALLOW_DIR,
+        ARG_WORKER_IDS,
 };
 
+#define ALLOW_DIRS_MAX 64
+
 /* 1: run, 0: done (help), -EINVAL: usage error. */
-static int parse_argv(int argc, char *argv[], struct vmms_settings *s)
+static int parse_argv(int argc, char *argv[], struct vmms_settings *s, const char **allow_dirs)
 {
+        size_t n_allow = 0;
         static const struct option options[] = {
                 { "socket",    required_argument, NULL, ARG_SOCKET },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "run-dir",   required_argument, NULL, ARG_RUN_DIR },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "allow-dir", required_argument, NULL, ARG_ALLOW_DIR },
+                { "worker-ids", required_argument, NULL, ARG_WORKER_IDS },
                 { "help",      no_argument,       NULL, 'h' },
                 { "version",   no_argument,       NULL, ARG_VERSION },
                 {}
@@ -55,6 +69,20 @@ static int parse_argv(int argc, char *argv[], struct vmms_settings *s)
                 case ARG_SOCKET: s->socket_path = optarg; break;
                 case ARG_STATE_DIR: s->state_dir = optarg; break;
                 case ARG_RUN_DIR: s->run_dir = optarg; break;
+                case ARG_ALLOW_DIR:
+                        if (optarg[0] != '/' || n_allow >= ALLOW_DIRS_MAX) {
+                                log_error("--allow-dir: '%s' is not an absolute path (or one too many)", optarg);
+                                return -EINVAL;
+                        }
+                        allow_dirs[n_allow++] = optarg;
+                        s->allow_dirs = allow_dirs;
+                        break;
+                case ARG_WORKER_IDS:
+                        if (cage_ids_parse(optarg, &s->worker_id_first, &s->worker_id_count) < 0) {
+                                log_error("--worker-ids: '%s' is not a range FIRST-LAST of non-zero ids", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case ARG_LOG_LEVEL:
                         r = log_parse_level(optarg);
                         if (r < 0) {
@@ -87,11 +115,12 @@ int main(int argc, char *argv[])
                 .run_dir = VMMS_RUN_DIR_DEFAULT,
         };
         struct vmms_manager *m = NULL;
+        const char *allow_dirs[ALLOW_DIRS_MAX + 1] = {};
         sigset_t mask;
         int r;
 
         log_set_prefix("vmms");
-        r = parse_argv(argc, argv, &s);
+        r = parse_argv(argc, argv, &s, allow_dirs);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
 

@@ -25,6 +25,7 @@
 #include "vmms/cleanup.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
+#include "cage.h"
 #include "registry.h"
 #include "vmms.h"
 
@@ -454,6 +455,28 @@ static bool stderr_is_journal(void)
         return st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
 }
 
+/* --allow-dir, or the default: where a configuration may name kernels, initrds, disks. */
+static int manager_set_allow_dirs(struct vmms_manager *m, const char *const *dirs)
+{
+        static const char *const defaults[] = { VMMS_IMAGES_DIR_DEFAULT, NULL };
+        size_t n = 0;
+
+        if (!dirs || !dirs[0])
+                dirs = defaults;
+        while (dirs[n])
+                n++;
+        m->allow_dirs = calloc(n, sizeof(char *));
+        if (!m->allow_dirs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                m->allow_dirs[i] = path_absolute(dirs[i]);
+                if (!m->allow_dirs[i])
+                        return -ENOMEM;
+                m->n_allow_dirs++;
+        }
+        return 0;
+}
+
 static void manager_find_group(struct vmms_manager *m)
 {
         struct group grp, *res = NULL;
@@ -486,6 +509,13 @@ int vmms_manager_new(const struct vmms_settings *s, struct vmms_manager **ret)
         }
         m->journal = stderr_is_journal();
         manager_find_group(m);
+        r = manager_set_allow_dirs(m, s->allow_dirs);
+        if (r < 0) {
+                log_error_errno(r, "Out of memory");
+                goto fail;
+        }
+        m->worker_id_first = s->worker_id_first ? s->worker_id_first : CAGE_IDS_FIRST_DEFAULT;
+        m->worker_id_count = s->worker_id_count ? s->worker_id_count : CAGE_IDS_COUNT_DEFAULT;
         r = vmms_find_vmwp(&m->vmwp_path);
         if (r < 0) {
                 log_error_errno(r, "Cannot find the worker binary vmwp (next to vmms, or set VMMS_VMWP): %m");
@@ -565,5 +595,8 @@ void vmms_manager_free(struct vmms_manager *m)
         free(m->state_dir);
         free(m->run_dir);
         free(m->vmwp_path);
+        for (size_t i = 0; i < m->n_allow_dirs; i++)
+                free(m->allow_dirs[i]);
+        free(m->allow_dirs);
         free(m);
 }

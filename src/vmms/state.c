@@ -35,6 +35,8 @@ static const struct {
         [VMMS_VERB_PAUSE]    = { "pause",    S(RUNNING) },
         [VMMS_VERB_RESUME]   = { "resume",   S(PAUSED) },
         [VMMS_VERB_CONSOLE]  = { "console",  S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING) },
+        [VMMS_VERB_KVP]      = { "kvp",      S(RUNNING) | S(PAUSED) },
+        [VMMS_VERB_COPY]     = { "copy",     S(RUNNING) },
 };
 
 const char *vmms_state_to_string(enum vmms_state s)

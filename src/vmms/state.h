@@ -30,6 +30,8 @@ enum vmms_verb {
         VMMS_VERB_PAUSE,        /* vm.pause */
         VMMS_VERB_RESUME,       /* vm.resume */
         VMMS_VERB_CONSOLE,      /* vm.console */
+        VMMS_VERB_KVP,          /* vm.kvp.get, vm.kvp.set, vm.kvp.delete */
+        VMMS_VERB_COPY,         /* vm.copy_to */
         _VMMS_VERB_MAX,
 };
 

@@ -103,6 +103,7 @@ int vmms_vm_to_json(const struct vmms_vm *vm, struct json_object **ret)
                 json_object_object_add(o, "reason", json_object_new_string(vm->reason));
         json_object_object_add(o, "vcpus", json_object_new_int((int)vm->cfg.vcpus));
         json_object_object_add(o, "memory", json_object_new_int64((int64_t)vm->cfg.memory));
+        vmms_ic_to_json(vm, o);
         if (vm->worker) {
                 const char *console = vmms_worker_console_path(vm->worker);
 
@@ -195,6 +196,7 @@ int vmms_vm_start(struct vmms_vm *vm, struct jsonrpc_call *call)
         vm->reason = NULL;
         vm->turning_off = false;
         vm->started_usec = now_usec(CLOCK_MONOTONIC);
+        vmms_ic_worker_changed(vm, true);
         vmms_vm_set_state(vm, VMMS_STATE_STARTING, NULL);
         r = vm_add_op(vm, VMMS_OP_START, call);
         return r;
@@ -212,6 +214,7 @@ void vmms_vm_on_worker_info(struct vmms_vm *vm, struct json_object *info)
                 if (up <= now)
                         vm->started_usec = now - up;
         }
+        vmms_ic_on_worker_info(vm, info);
         if (vm->state == VMMS_STATE_STARTING || vm->state == VMMS_STATE_RUNNING)
                 vmms_vm_set_state(vm, paused ? VMMS_STATE_PAUSED : VMMS_STATE_RUNNING, NULL);
         vm_complete_ops(vm, VMMS_OP_START, 0, NULL);
@@ -223,6 +226,7 @@ void vmms_vm_on_worker_exit(struct vmms_vm *vm, bool clean, const char *reason)
         bool was_starting = vm->state == VMMS_STATE_STARTING;
 
         vmms_worker_free(TAKE_PTR(vm->worker));
+        vmms_ic_worker_changed(vm, false);
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
         vm->button_timer = sd_event_source_disable_unref(vm->button_timer);
         if (vm->turning_off || clean) {
@@ -333,22 +337,34 @@ int vmms_vm_stop(struct vmms_vm *vm, struct jsonrpc_call *call, bool turn_off, b
                 vm_complete_ops(vm, VMMS_OP_START, VMMS_ERROR_CANCELLED, msg);
                 return vm_turn_off(vm);
         }
-        /* Graceful: the ACPI power button; the shutdown integration service comes later. */
+        /* Graceful: the shutdown integration service when the VM has it (ic.c presses the
+         * power button when the guest does not run the service), else the ACPI power button. */
         vm->stop_from = vm->state;
         vm->stop_force = force;
         vm->stop_timeout = timeout;
         vmms_vm_set_state(vm, VMMS_STATE_STOPPING, NULL);
         if (vm->stop_from == VMMS_STATE_PAUSED)
                 (void)vmms_worker_call(vm->worker, "vm.resume", on_ignored_reply, NULL);
-        r = vmms_worker_call(vm->worker, "vm.power_button", on_ignored_reply, NULL);
-        if (r < 0 && force)
-                return vm_turn_off(vm);
+        if (vmms_ic_shutdown(vm) < 0) {
+                r = vmms_vm_press_power_button(vm);
+                if (r < 0 && force)
+                        return vm_turn_off(vm);
+        }
+        /* Without a control socket the timeout (or the worker's end) decides. */
+        return vm_arm_stop_timer(vm, (uint64_t)timeout * 1000 * 1000);
+}
+
+int vmms_vm_press_power_button(struct vmms_vm *vm)
+{
+        int r = vmms_worker_call(vm->worker, "vm.power_button", on_ignored_reply, NULL);
+
+        if (r < 0)
+                return r;
         vm->button_timer = sd_event_source_disable_unref(vm->button_timer);
         vm->button_interval = BUTTON_REPEAT_FIRST_USEC;
         (void)sd_event_add_time_relative(vm->manager->event, &vm->button_timer, CLOCK_MONOTONIC,
                                          vm->button_interval, 0, vm_on_button_timer, vm);
-        /* Without a control socket the timeout (or the worker's end) decides. */
-        return vm_arm_stop_timer(vm, (uint64_t)timeout * 1000 * 1000);
+        return 0;
 }
 
 struct pause_ctx {
@@ -414,6 +430,7 @@ int vmms_vm_adopt(struct vmms_vm *vm)
                 return 0;
         /* Running until vm.info says otherwise; the manager waits for that before READY=1. */
         vm->started_usec = now_usec(CLOCK_MONOTONIC);
+        vmms_ic_worker_changed(vm, true);
         vm->state = VMMS_STATE_RUNNING;
         vmms_vm_log(vm, LOG_INFO, "Re-adopted the running worker (pid %d)", (int)vmms_worker_pid(vm->worker));
         return 1;

@@ -18,10 +18,15 @@
 struct vmms_manager;
 struct vmms_worker;
 
+/* Where a configuration may name kernels, initrds and disks unless --allow-dir says otherwise. */
+#define VMMS_IMAGES_DIR_DEFAULT "/var/lib/vmms/images"
+
 struct vmms_settings {
         const char *socket_path;
         const char *state_dir;
         const char *run_dir;
+        const char *const *allow_dirs;  /* --allow-dir, NULL-terminated; NULL: the default */
+        unsigned worker_id_first, worker_id_count;      /* --worker-ids */
 };
 
 /* A client of the public socket. */
@@ -52,6 +57,7 @@ struct vmms_vm {
         enum vmms_state state;
         char *reason;                   /* why the VM is Critical (or why it last stopped) */
         struct vmms_worker *worker;
+        char heartbeat[16];             /* ic.c: "OK", "Lost", "No contact"; "" without a worker */
         uint64_t started_usec;          /* CLOCK_MONOTONIC when the worker started */
         struct vmms_op *ops;
         sd_event_source *stop_timer;    /* a graceful stop's timeout */
@@ -66,6 +72,10 @@ struct vmms_vm {
 struct vmms_manager {
         sd_event *event;
         char *socket_path, *state_dir, *run_dir, *vmwp_path;
+        char **allow_dirs;              /* where kernels, initrds and disks may be (paths.c) */
+        size_t n_allow_dirs;
+        unsigned worker_id_first, worker_id_count;
+        bool warned_cgroups;            /* told once that VMs run without cgroup limits */
         int vms_dirfd;                  /* STATE_DIR/vms */
         int lock_fd;                    /* STATE_DIR/lock, held while we run */
         int listen_fd;
@@ -104,6 +114,9 @@ void vmms_manager_update_status(struct vmms_manager *m);
 /* api.c: the method table clients are served with. */
 extern const struct jsonrpc_method vmms_api_methods[];
 extern const size_t vmms_api_n_methods;
+/* The VM a call names if the verb is allowed in its state; else NULL and the call is answered. */
+struct vmms_vm *vmms_api_vm(struct jsonrpc_call *call, struct vmms_client *c, struct json_object *name,
+                            enum vmms_verb verb);
 
 /* vm.c */
 int vmms_vm_new(struct vmms_manager *m, struct vm_config *cfg, struct vmms_vm **ret);
@@ -118,6 +131,20 @@ int vmms_vm_adopt(struct vmms_vm *vm);
 void vmms_vm_on_worker_info(struct vmms_vm *vm, struct json_object *info);
 void vmms_vm_on_worker_exit(struct vmms_vm *vm, bool clean, const char *reason);
 void vmms_vm_log(const struct vmms_vm *vm, int level, const char *fmt, ...) _printf_(3, 4);
+/* Press the ACPI power button, and again while the graceful stop lasts. */
+int vmms_vm_press_power_button(struct vmms_vm *vm);
+
+/* ic.c: integration services (vmms-ic(7)) */
+int vmms_api_kvp_get(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+int vmms_api_kvp_set(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+int vmms_api_kvp_delete(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+int vmms_api_copy_to(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+/* Ask the guest to shut down through the service; < 0 when that is not possible at all. */
+int vmms_ic_shutdown(struct vmms_vm *vm);
+int vmms_ic_on_heartbeat(struct vmms_vm *vm, struct json_object *params);
+void vmms_ic_on_worker_info(struct vmms_vm *vm, struct json_object *info);
+void vmms_ic_worker_changed(struct vmms_vm *vm, bool running);
+void vmms_ic_to_json(const struct vmms_vm *vm, struct json_object *o);
 
 /* worker.c */
 /* Start vmwp for vm; on failure err says why (a message for the API caller). */
@@ -128,7 +155,17 @@ void vmms_worker_free(struct vmms_worker *w);
 pid_t vmms_worker_pid(const struct vmms_worker *w);
 const char *vmms_worker_console_path(const struct vmms_worker *w);
 int vmms_worker_call(struct vmms_worker *w, const char *method, jsonrpc_reply_fn fn, void *userdata);
+/* With params (taken) and fds (dup'd). */
+int vmms_worker_call_with(struct vmms_worker *w, const char *method, struct json_object *params, const int *fds,
+                          size_t n_fds, jsonrpc_reply_fn fn, void *userdata);
 int vmms_worker_kill(struct vmms_worker *w, int sig);
 /* Connect to the worker's console socket (non-blocking). */
 int vmms_worker_console_connect(struct vmms_worker *w, int *ret_fd);
 int vmms_find_vmwp(char **ret);
+
+/* paths.c: open a kernel, initrd or disk only below an --allow-dir; err names key. -EINVAL:
+ * outside, missing or unreadable (a configuration error). */
+int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, int *ret_fd,
+                      char *err, size_t err_len);
+int vmms_check_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, char *err,
+                       size_t err_len);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Workers: vmwp processes, one per running VM. Started with fork+exec (posix_spawn) and the
+ * Workers: vmwp processes, one per running VM. Started in their cage (cage.c: clone3 into
+ * new namespaces, the VM's cgroup, the worker's own uid, no capabilities, seccomp) with the
  * fds vmms opened for them over SCM_RIGHTS; watched through a pidfd so a death is noticed
  * at once; driven over a per-VM control socket in RUN_DIR/vms/<uuid>/; re-adopted after a
  * restart of vmms by connecting to that socket.
@@ -8,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,7 @@
 #include "vmms/fdpass.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
+#include "cage.h"
 #include "registry.h"
 #include "vmms.h"
 
@@ -41,6 +42,9 @@ struct vmms_worker {
         char *dir, *control_path, *console_path;
         bool got_exit;                  /* vm.exited arrived */
         char *exit_kind, *exit_reason;
+        uid_t uid;                      /* the worker's own uid (and gid) */
+        int status_fd;                  /* where it reports a seccomp violation; -1 once adopted */
+        char cgroup[64];                /* its cgroup's name */
 };
 
 pid_t vmms_worker_pid(const struct vmms_worker *w) { return w->pid; }
@@ -69,8 +73,17 @@ static int worker_on_exited(struct jsonrpc_call *call, struct json_object *param
         return jsonrpc_call_reply(call, NULL);
 }
 
+static int worker_on_heartbeat(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmms_worker *w = userdata;
+
+        (void)vmms_ic_on_heartbeat(w->vm, params);
+        return jsonrpc_call_reply(call, NULL);  /* a notification: goes nowhere */
+}
+
 static const struct jsonrpc_method worker_methods[] = {
         { VMWP_EVENT_EXITED, worker_on_exited },
+        { VMWP_EVENT_IC_HEARTBEAT, worker_on_heartbeat },
 };
 
 void vmms_worker_free(struct vmms_worker *w)
@@ -91,6 +104,7 @@ void vmms_worker_free(struct vmms_worker *w)
         free(w->console_path);
         free(w->exit_kind);
         free(w->exit_reason);
+        safe_close(w->status_fd);
         free(w);
 }
 
@@ -107,6 +121,21 @@ static const char *exit_status_meaning(int status)
 /* Why the worker ended, and whether that was an orderly end (the VM is Off, not Critical). */
 static bool worker_exit_reason(struct vmms_worker *w, const siginfo_t *si, bool have_si, char *buf, size_t len)
 {
+        char report[128];
+        ssize_t n = w->status_fd >= 0 ? read(w->status_fd, report, sizeof(report)) : -1;
+
+        /* The cage: a system call its filter forbids (the worker's SIGSYS handler said which). */
+        if (n > 0 && cage_parse_report(report, (size_t)n, buf, len))
+                return false;
+        if (have_si && (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) && si->si_status == SIGSYS) {
+                snprintf(buf, len, "seccomp violation: the worker was killed by SIGSYS");
+                return false;
+        }
+        if (have_si && (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) && si->si_status == SIGKILL &&
+            !w->got_exit && cage_cgroup_oom_killed(w->cgroup)) {
+                snprintf(buf, len, "worker killed by the OOM killer: out of memory in its cgroup (memory.max)");
+                return false;
+        }
         if (w->got_exit) {
                 if (strcmp(w->exit_kind, "crashed") == 0) {
                         snprintf(buf, len, "guest crashed: %s", w->exit_reason);
@@ -167,6 +196,8 @@ static int worker_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *u
                 log_debug_errno(-errno, "waitid() on worker %d: %m", (int)w->pid);
         clean = worker_exit_reason(w, &si, have_si, reason, sizeof(reason));
         worker_cleanup_dir(w);
+        if (cage_cgroup_remove(w->cgroup) < 0)
+                vmms_vm_log(w->vm, LOG_WARNING, "Cannot remove the worker's cgroup %s", w->cgroup);
         vmms_vm_log(w->vm, clean ? LOG_INFO : LOG_ERR, "Worker %d ended: %s", (int)w->pid, reason);
         vmms_vm_on_worker_exit(w->vm, clean, reason);     /* frees w */
         return 0;
@@ -184,15 +215,9 @@ static void worker_on_info(struct jsonrpc_conn *c, int r, struct json_object *re
         w->adopting = false;
         if (error)
                 vmms_vm_log(w->vm, LOG_WARNING, "vm.info failed: %s", error->message);
-        else {
-                struct json_object *v;
-
-                if (json_object_object_get_ex(result, "console", &v) && json_object_is_type(v, json_type_string)) {
-                        free(w->console_path);
-                        w->console_path = strdup(json_object_get_string(v));
-                }
+        else
+                /* Not its "console": a caged worker says nothing vmms connects to as root. */
                 vmms_vm_on_worker_info(w->vm, result);
-        }
         if (adopting)
                 vmms_manager_adopted(w->vm->manager);
 }
@@ -213,6 +238,16 @@ int vmms_worker_call(struct vmms_worker *w, const char *method, jsonrpc_reply_fn
         return jsonrpc_conn_call(w->control, method, NULL, fn, userdata);
 }
 
+int vmms_worker_call_with(struct vmms_worker *w, const char *method, struct json_object *params, const int *fds,
+                          size_t n_fds, jsonrpc_reply_fn fn, void *userdata)
+{
+        if (!w || !w->control) {
+                json_object_put(params);
+                return -ENOTCONN;
+        }
+        return jsonrpc_conn_call_fds(w->control, method, params, fds, n_fds, fn, userdata);
+}
+
 int vmms_worker_kill(struct vmms_worker *w, int sig)
 {
         if (pidfd_send_signal(w->pidfd, sig, NULL, 0) < 0)
@@ -227,7 +262,8 @@ static int worker_new(struct vmms_vm *vm, struct vmms_worker **ret)
         if (!w)
                 return -ENOMEM;
         w->vm = vm;
-        w->pidfd = -1;
+        w->pidfd = w->status_fd = -1;
+        snprintf(w->cgroup, sizeof(w->cgroup), "vmms-vm-%s", vm->cfg.uuid);
         if (asprintf(&w->dir, "%s/vms/%s", vm->manager->run_dir, vm->cfg.uuid) < 0 ||
             asprintf(&w->control_path, "%s/control.sock", w->dir) < 0) {
                 w->dir = w->control_path = NULL;
@@ -276,11 +312,14 @@ static int worker_write_config(struct vmms_worker *w, char *err, size_t err_len)
         json_object_object_add(o, "console", TAKE_PTR(con));
         if (!cfg->kernel && !cfg->cmdline)
                 json_object_object_add(o, "cmdline", json_object_new_string(VMMS_DEFAULT_GUEST_CMDLINE));
+        if (!cfg->kernel)       /* named for messages; the worker reads it from the fd we pass */
+                json_object_object_add(o, "kernel",
+                                       json_object_new_string(cage_bundled_kernel_path(w->vm->manager->vmwp_path)));
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 return -ENOMEM;
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
+        if (fd < 0 || fchown(fd, w->uid, w->uid) < 0) {
                 r = -errno;
                 snprintf(err, err_len, "cannot write %s: %s", path, strerror(-r));
                 return r;
@@ -291,9 +330,11 @@ static int worker_write_config(struct vmms_worker *w, char *err, size_t err_len)
         return r;
 }
 
-/* The fds the worker gets, and the first line that names them. */
+/* The fds the worker gets, and the first line that names them (vmwp's handoff.h). */
+#define WORKER_FDS_MAX 64
+
 struct worker_fds {
-        int fds[FDPASS_MAX];
+        int fds[WORKER_FDS_MAX];
         size_t n;
 };
 
@@ -304,21 +345,58 @@ static void worker_fds_done(struct worker_fds *f)
         f->n = 0;
 }
 
-static int worker_open_fds(struct vmms_vm *vm, struct worker_fds *f, char **ret_line, char *err, size_t err_len)
+static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds *f, char **ret_line, char *err,
+                           size_t err_len)
 {
-        _cleanup_json_ struct json_object *o = json_object_new_object(), *disks = NULL;
+        _cleanup_json_ struct json_object *o = json_object_new_object(), *disks = NULL, *hold = NULL;
+        struct vmms_vm *vm = w->vm;
+        const struct vmms_manager *m = vm->manager;
         const char *s;
-        int fd;
+        int fd, r, pipefd[2];
 
         if (!o)
                 return -ENOMEM;
-        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (fd < 0) {
-                snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));
-                return -errno;
+        /* The images first, so a bad path is reported whatever the host lacks; the worker
+         * opens nothing itself. */
+        if (vm->cfg.kernel) {
+                r = vmms_open_allowed(m, "kernel", vm->cfg.kernel, O_RDONLY, &fd, err, err_len);
+                if (r < 0)
+                        return r;
+        } else {
+                const char *bundled = cage_bundled_kernel_path(m->vmwp_path);
+
+                fd = open(bundled, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        snprintf(err, err_len, "cannot open the bundled guest kernel %s: %s", bundled, strerror(errno));
+                        return -errno;
+                }
         }
         f->fds[f->n] = fd;
-        json_object_object_add(o, "kvm", json_object_new_int((int)f->n++));
+        json_object_object_add(o, "kernel", json_object_new_int((int)f->n++));
+        if (vm->cfg.initrd) {
+                r = vmms_open_allowed(m, "initrd", vm->cfg.initrd, O_RDONLY, &fd, err, err_len);
+                if (r < 0)
+                        return r;
+                f->fds[f->n] = fd;
+                json_object_object_add(o, "initrd", json_object_new_int((int)f->n++));
+        }
+        /* Where it reports a seccomp violation before it dies. */
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        w->status_fd = pipefd[0];
+        (void)fd_set_nonblock(w->status_fd, true);
+        f->fds[f->n] = pipefd[1];
+        json_object_object_add(o, "status", json_object_new_int((int)f->n++));
+        /* Its worker id's lease: held as long as it runs. */
+        fd = fcntl(lock_fd, F_DUPFD_CLOEXEC, 3);
+        hold = json_object_new_array();
+        if (fd < 0 || !hold) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        f->fds[f->n] = fd;
+        json_object_array_add(hold, json_object_new_int((int)f->n++));
+        json_object_object_add(o, "hold", TAKE_PTR(hold));
         if (vm->cfg.n_disks > 0) {
                 disks = json_object_new_array();
                 if (!disks)
@@ -327,22 +405,28 @@ static int worker_open_fds(struct vmms_vm *vm, struct worker_fds *f, char **ret_
         for (unsigned i = 0; i < vm->cfg.n_disks; i++) {
                 const struct disk_config *d = &vm->cfg.disks[i];
 
-                if (f->n >= FDPASS_MAX) {
+                char key[32];
+
+                if (f->n + 1 >= WORKER_FDS_MAX) { /* and one for /dev/kvm */
                         snprintf(err, err_len, "disks: too many to pass to the worker");
                         return -E2BIG;
                 }
-                fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0) {
-                        int r = -errno;
-
-                        snprintf(err, err_len, "disks[%u].path: cannot open %s: %s", i, d->path, strerror(-r));
-                        return r == -ENOENT || r == -EACCES || r == -EISDIR || r == -EROFS ? -EINVAL : r;
-                }
+                snprintf(key, sizeof(key), "disks[%u].path", i);
+                r = vmms_open_allowed(m, key, d->path, d->readonly ? O_RDONLY : O_RDWR, &fd, err, err_len);
+                if (r < 0)
+                        return r;
                 f->fds[f->n] = fd;
                 json_object_array_add(disks, json_object_new_int((int)f->n++));
         }
         if (disks)
                 json_object_object_add(o, "disks", TAKE_PTR(disks));
+        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));
+                return -errno;
+        }
+        f->fds[f->n] = fd;
+        json_object_object_add(o, "kvm", json_object_new_int((int)f->n++));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         if (!s || asprintf(ret_line, "%s\n", s) < 0)
                 return -ENOMEM;
@@ -375,15 +459,15 @@ static char **worker_environment(void)
         return env;
 }
 
-static int worker_exec(struct vmms_worker *w, int fd_socket, char *err, size_t err_len)
+/* Start vmwp in its cage (cage.h): its own namespaces, uid, cgroup; the run dir its only
+ * writable place; fd 3 the socket with its fds. */
+static int worker_exec(struct vmms_worker *w, int fd_socket, struct cage_cgroup *cg, char *err, size_t err_len)
 {
         const char *vmwp = w->vm->manager->vmwp_path;
+        const char *const bind_dirs[] = { w->dir, NULL };
         _cleanup_free_ char *config = NULL;
         _cleanup_free_ char **env = NULL;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, defaults;
-        pid_t pid;
+        _cleanup_close_ int exec_fd = -1;
         int r;
 
         if (asprintf(&config, "%s/config.json", w->dir) < 0)
@@ -395,33 +479,30 @@ static int worker_exec(struct vmms_worker *w, int fd_socket, char *err, size_t e
         env = worker_environment();
         if (!env)
                 return -ENOMEM;
-        sigemptyset(&none);
-        sigfillset(&defaults);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        /* Its own session: a signal to vmms' process group never reaches the VMs. */
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &defaults);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, fd_socket, 3);
-        r = -posix_spawn(&pid, vmwp, &fa, &attr, argv, env);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r < 0) {
+        exec_fd = open(vmwp, O_PATH | O_CLOEXEC);
+        if (exec_fd < 0) {
+                r = -errno;
                 snprintf(err, err_len, "cannot execute %s: %s", vmwp, strerror(-r));
                 return r;
         }
-        w->pid = pid;
-        w->child = true;
-        w->pidfd = pidfd_open(pid, 0);
-        if (w->pidfd < 0) {
-                r = -errno;
-                snprintf(err, err_len, "pidfd_open(%d): %s", (int)pid, strerror(-r));
-                kill(pid, SIGKILL);
-                (void)waitpid(pid, NULL, 0);
+        struct cage_config cc = {
+                .hostname = w->vm->cfg.name,
+                .uid = w->uid, .gid = w->uid,
+                .bind_dirs = bind_dirs,
+                .exec_fd = exec_fd,
+                .argv = argv,
+                .envp = env,
+                .stdio = { -1, STDOUT_FILENO, STDERR_FILENO },
+                .fds = &fd_socket,
+                .n_fds = 1,
+                .cgroup = cg,
+                /* Its own session: a signal to vmms' process group never reaches the VMs. */
+                .new_session = true,
+        };
+        r = cage_spawn(&cc, err, err_len, &w->pid, &w->pidfd);
+        if (r < 0)
                 return r;
-        }
+        w->child = true;
         return 0;
 }
 
@@ -430,8 +511,11 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
         struct vmms_worker *w = NULL;
         struct worker_fds fds = {};
         struct sockaddr_un sa;
+        struct cage_limits limits;
+        struct cage_cgroup *cg = NULL;
         _cleanup_free_ char *vms = NULL, *line = NULL;
-        _cleanup_close_ int vms_fd = -1, mine = -1, theirs = -1;
+        _cleanup_close_ int vms_fd = -1, mine = -1, theirs = -1, lock_fd = -1;
+        char cg_err[256] = "";
         int sp[2], r;
 
         r = worker_new(vm, &w);
@@ -459,7 +543,15 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
                 goto fail;
         }
         (void)vmms_rmdir_flat(vms_fd, vm->cfg.uuid);   /* what an earlier worker left */
-        if (mkdirat(vms_fd, vm->cfg.uuid, 0700) < 0) {
+        /* The worker's own uid, for as long as it runs (the lease goes with it). */
+        r = cage_id_lease(vm->manager->worker_id_first, vm->manager->worker_id_count, &w->uid, &lock_fd);
+        if (r < 0) {
+                snprintf(err, err_len, "no free worker uid in %u-%u: %s", vm->manager->worker_id_first,
+                         vm->manager->worker_id_first + vm->manager->worker_id_count - 1, strerror(-r));
+                goto fail;
+        }
+        /* Its run directory: the one place it may write (its sockets). */
+        if (mkdirat(vms_fd, vm->cfg.uuid, 0700) < 0 || fchownat(vms_fd, vm->cfg.uuid, w->uid, w->uid, 0) < 0) {
                 r = -errno;
                 snprintf(err, err_len, "cannot create %s: %s", w->dir, strerror(-r));
                 goto fail;
@@ -467,9 +559,19 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
         r = worker_write_config(w, err, err_len);
         if (r < 0)
                 goto fail;
-        r = worker_open_fds(vm, &fds, &line, err, err_len);
+        r = worker_open_fds(w, lock_fd, &fds, &line, err, err_len);
         if (r < 0)
                 goto fail;
+        /* Its cgroup: guest RAM plus an allowance, threads, the configured CPU weight. */
+        cage_limits_for_vm(vm->cfg.memory, vm->cfg.vcpus, vm->cfg.cpu_weight, &limits);
+        r = cage_cgroup_new(w->cgroup, &limits, cg_err, sizeof(cg_err), &cg);
+        if (r == -EOPNOTSUPP && !vm->manager->warned_cgroups) {
+                log_warning("VMs run without resource limits: %s", cg_err);
+                vm->manager->warned_cgroups = true;
+        } else if (r < 0 && r != -EOPNOTSUPP) {
+                snprintf(err, err_len, "cannot create the VM's cgroup: %s", cg_err[0] ? cg_err : strerror(-r));
+                goto fail;
+        }
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
                 r = -errno;
                 goto fail;
@@ -484,11 +586,12 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
                 goto fail;
         }
         /* Queued before the worker exists: it finds its fds at once, vmms never waits. */
-        r = fdpass_send(mine, line, strlen(line), fds.fds, fds.n);
+        r = cage_send_handoff(mine, line, fds.fds, fds.n);
         if (r < 0)
                 goto fail;
         worker_fds_done(&fds);
-        r = worker_exec(w, theirs, err, err_len);
+        r = worker_exec(w, theirs, cg, err, err_len);
+        cage_cgroup_free(TAKE_PTR(cg));
         if (r < 0)
                 goto fail;
         theirs = safe_close(theirs);
@@ -507,6 +610,8 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
         return 0;
 fail:
         worker_fds_done(&fds);
+        cage_cgroup_free(cg);
+        (void)cage_cgroup_remove(w->cgroup);
         if (vms_fd >= 0)
                 (void)vmms_rmdir_flat(vms_fd, vm->cfg.uuid);
         vmms_worker_free(w);
@@ -551,7 +656,16 @@ int vmms_worker_adopt(struct vmms_vm *vm, struct vmms_worker **ret)
                 r = -errno;
                 goto fail;
         }
+        /* Its worker owns the run directory (vmms gave it that uid); anything else listening
+         * there (a link to another VM's socket, to a root service) is not this VM. */
+        if (cred.uid != st.st_uid) {
+                vmms_vm_log(vm, LOG_WARNING, "%s is served by uid %u, not by the VM's worker (uid %u)",
+                            w->control_path, (unsigned)cred.uid, (unsigned)st.st_uid);
+                r = -EPERM;
+                goto fail;
+        }
         w->pid = cred.pid;
+        w->uid = cred.uid;
         w->pidfd = pidfd_open(cred.pid, 0);
         if (w->pidfd < 0) {
                 r = -errno;
@@ -579,6 +693,8 @@ int vmms_worker_console_connect(struct vmms_worker *w, int *ret_fd)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
 
         if (!w->console_path || strlen(w->console_path) >= sizeof(sa.sun_path))
                 return -ENOENT;
@@ -588,6 +704,15 @@ int vmms_worker_console_connect(struct vmms_worker *w, int *ret_fd)
                 return -errno;
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return -errno;
+        /* The worker owns its run directory: a link it put there must not hand a client a
+         * connection vmms made as root. Only the worker itself serves its console. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+        if (cred.uid != w->uid) {
+                vmms_vm_log(w->vm, LOG_WARNING, "%s is served by uid %u, not by the worker (uid %u): refused",
+                            w->console_path, (unsigned)cred.uid, (unsigned)w->uid);
+                return -EPERM;
+        }
         *ret_fd = TAKE_FD(fd);
         return 0;
 }

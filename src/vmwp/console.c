@@ -174,7 +174,7 @@ static void console_setup_tty(struct vmwp_console *c)
                 c->tty_raw = true;
 }
 
-int vmwp_console_new(const struct vm_config *cfg, sd_event *event, struct vmwp_console **ret,
+int vmwp_console_new(const struct vm_config *cfg, sd_event *event, int passed_fd, struct vmwp_console **ret,
                      struct config_error *err)
 {
         struct vmwp_console *c;
@@ -182,8 +182,10 @@ int vmwp_console_new(const struct vm_config *cfg, sd_event *event, struct vmwp_c
         int r = 0;
 
         c = calloc(1, sizeof(*c));
-        if (!c)
+        if (!c) {
+                safe_close(passed_fd);
                 return -ENOMEM;
+        }
         pthread_mutex_init(&c->lock, NULL);
         c->type = cfg->console_type;
         c->event = sd_event_ref(event);
@@ -204,17 +206,32 @@ int vmwp_console_new(const struct vm_config *cfg, sd_event *event, struct vmwp_c
                 }
                 break;
         case CONSOLE_FILE:
+                if (passed_fd >= 0) {           /* opened by whoever started us */
+                        c->out_fd = TAKE_FD(passed_fd);
+                        break;
+                }
                 c->out_fd = open(cfg->console_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
                 if (c->out_fd < 0)
                         r = config_error_set(err, "console.path: cannot open %s: %s", cfg->console_path,
                                              strerror(errno));
                 break;
         case CONSOLE_SOCKET:
+                if (passed_fd >= 0) {           /* bound by whoever started us: not ours to remove */
+                        c->listen_fd = TAKE_FD(passed_fd);
+                        r = fd_set_nonblock(c->listen_fd, true);
+                        if (r >= 0 && listen(c->listen_fd, 4) < 0)
+                                r = -errno;
+                        if (r >= 0)
+                                r = sd_event_add_io(c->event, &c->listen_source, c->listen_fd, EPOLLIN,
+                                                    console_on_connect, c);
+                        break;
+                }
                 r = console_setup_socket(c, cfg->console_path, err);
                 break;
         case CONSOLE_NONE:
                 break;
         }
+        safe_close(passed_fd);          /* not the kind of console that takes one */
         if (r < 0) {
                 vmwp_console_free(c);
                 return r;

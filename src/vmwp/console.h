@@ -15,7 +15,9 @@
 
 struct vmwp_console;
 
-int vmwp_console_new(const struct vm_config *cfg, sd_event *event, struct vmwp_console **ret,
+/* passed_fd (taken; -1: none): the file (type file) or the bound socket (type socket)
+ * whoever started the worker opened for it, instead of cfg->console_path. */
+int vmwp_console_new(const struct vm_config *cfg, sd_event *event, int passed_fd, struct vmwp_console **ret,
                      struct config_error *err);
 void vmwp_console_free(struct vmwp_console *c);
 /* Guest output; called from vCPU threads. */

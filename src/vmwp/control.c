@@ -12,15 +12,16 @@
 
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
-#include "vmms/fdpass.h"
 #include "vmms/jsonrpc.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
+#include "vmms/vsp.h"
 #include "control.h"
+#include "handoff.h"
+#include "sandbox.h"
 #include "ic.h"
 
 #define CONTROL_CLIENTS_MAX 64
-#define HANDSHAKE_MAX       4096
 #define EXIT_FLUSH_USEC     (2 * 1000 * 1000)
 
 struct vmwp_control {
@@ -30,9 +31,7 @@ struct vmwp_control {
         sd_event_source *listen_source;
         struct jsonrpc_conn *clients[CONTROL_CLIENTS_MAX];
         size_t n_clients;
-        int kvm_fd;
-        int kept_fds[FDPASS_MAX];       /* passed images, used by the VM through cfg */
-        size_t n_kept_fds;
+        bool unlink_path;               /* we bound path ourselves */
         enum vmwp_exit_kind last_kind;
         char last_reason[1024];
 };
@@ -41,6 +40,44 @@ static void add_str(struct json_object *o, const char *k, const char *v)
 {
         if (v)
                 json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* "disks": one object per configured disk, with the storage VSP's counters. */
+static void add_disks(struct json_object *o, const struct vmwp_main *m)
+{
+        struct json_object *a;
+
+        if (!m->vm || !m->vm->disks || m->cfg->n_disks == 0)
+                return;
+        a = json_object_new_array();
+        if (!a)
+                return;
+        for (size_t i = 0; i < m->cfg->n_disks; i++) {
+                struct json_object *d = json_object_new_object();
+                struct vsp_blk_stats st;
+
+                if (!d || !m->vm->disks[i]) {
+                        json_object_put(d);
+                        continue;
+                }
+                vsp_blk_get_stats(m->vm->disks[i], &st);
+                add_str(d, "path", m->cfg->disks[i].path);
+#define ADD_U64(k) json_object_object_add(d, #k, json_object_new_int64((int64_t)st.k))
+                ADD_U64(reads);
+                ADD_U64(writes);
+                ADD_U64(flushes);
+                ADD_U64(discards);
+                ADD_U64(write_zeroes);
+                ADD_U64(bytes_read);
+                ADD_U64(bytes_written);
+                ADD_U64(io_errors);
+                ADD_U64(bad_requests);
+                ADD_U64(merged);
+                ADD_U64(ring_errors);
+#undef ADD_U64
+                json_object_array_add(a, d);
+        }
+        json_object_object_add(o, "disks", a);
 }
 
 static int ctl_info(struct jsonrpc_call *call, struct json_object *params, void *userdata)
@@ -64,6 +101,7 @@ static int ctl_info(struct jsonrpc_call *call, struct json_object *params, void 
         if (m->cfg->console_type == CONSOLE_SOCKET)
                 add_str(o, "console", m->cfg->console_path);
         add_str(o, "control", c->path);
+        add_disks(o, m);
         vmwp_ic_add_info(m->ic, o);
         return jsonrpc_call_reply(call, o);
 }
@@ -130,12 +168,35 @@ static int ctl_turn_off(struct jsonrpc_call *call, struct json_object *params, v
         return jsonrpc_call_reply(call, NULL);
 }
 
+/* Tests only, and only for a VM whose configuration says "debug": true: make a system call
+ * the seccomp filter forbids ({"syscall": NAME}, default "mount"); the worker dies. */
+static int ctl_debug_forbidden_syscall(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        struct json_object *name = NULL;
+        const struct jsonrpc_param p[] = { { "syscall", json_type_string, false, &name } };
+        const char *what;
+        int r;
+
+        if (!c->m->cfg->debug)
+                return jsonrpc_call_error(call, JSONRPC_METHOD_NOT_FOUND, "Method not found: debug methods are off "
+                                          "(the VM's configuration does not say \"debug\": true)");
+        if (jsonrpc_params_parse(call, params, p, ARRAY_SIZE(p)) < 0)
+                return 0;
+        what = name ? json_object_get_string(name) : "mount";
+        log_warning("debug.forbidden_syscall: calling %s", what);
+        r = vmwp_sandbox_call_forbidden(what);
+        return jsonrpc_call_error(call, VMMS_ERROR_FAILED, "%s returned: %s", what,
+                                  r == -EINVAL ? "no such system call" : "the filter allowed it");
+}
+
 static const struct jsonrpc_method control_methods[] = {
         { "vm.info", ctl_info },
         { "vm.pause", ctl_pause },
         { "vm.resume", ctl_resume },
         { "vm.power_button", ctl_power_button },
         { "vm.turn_off", ctl_turn_off },
+        { "debug.forbidden_syscall", ctl_debug_forbidden_syscall },
         /* Integration services: ic.c */
         { "ic.status", vmwp_ic_ctl_status },
         { "ic.shutdown", vmwp_ic_ctl_shutdown },
@@ -198,6 +259,21 @@ static int control_on_connect(sd_event_source *s, int fd, uint32_t revents, void
         return 0;
 }
 
+static int control_serve(struct vmwp_control *c)
+{
+        int r;
+
+        if (listen(c->listen_fd, 16) < 0)
+                return log_error_errno(-errno, "--control: cannot listen on %s: %m", c->path ? c->path : "the passed socket");
+        r = fd_set_nonblock(c->listen_fd, true);
+        if (r < 0)
+                return log_error_errno(r, "--control: %m");
+        r = sd_event_add_io(c->m->event, &c->listen_source, c->listen_fd, EPOLLIN, control_on_connect, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the control socket: %m");
+        return 0;
+}
+
 static int control_listen(struct vmwp_control *c, const char *path)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -219,98 +295,11 @@ static int control_listen(struct vmwp_control *c, const char *path)
         c->path = strdup(path);
         if (!c->path)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        if (listen(c->listen_fd, 16) < 0)
-                return log_error_errno(-errno, "--control: cannot listen on %s: %m", path);
-        r = sd_event_add_io(c->m->event, &c->listen_source, c->listen_fd, EPOLLIN, control_on_connect, c);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the control socket: %m");
-        return 0;
+        c->unlink_path = true;
+        return control_serve(c);
 }
 
-/* Read vmms' first line, {"kvm": N, ...} with the fds, then serve the socket. */
-static int control_handshake(struct vmwp_control *c, int fd, struct vm_config *cfg)
-{
-        _cleanup_json_ struct json_object *msg = NULL;
-        char buf[HANDSHAKE_MAX];
-        int fds[FDPASS_MAX];
-        size_t len = 0, n_fds = 0, line_len;
-        struct timeval tv = { .tv_sec = 10 };
-        struct json_object *v;
-        const char *err = NULL;
-        char *nl = NULL;
-        int r;
-
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        while (!nl && len < sizeof(buf)) {
-                size_t got = 0;
-                ssize_t n = fdpass_recv(fd, buf + len, sizeof(buf) - len, fds + n_fds, FDPASS_MAX - n_fds, &got);
-
-                if (n < 0) {
-                        r = log_error_errno((int)n, "--fd-socket: cannot read the fds: %m");
-                        goto fail;
-                }
-                if (n == 0) {
-                        r = log_error_errno(-EPIPE, "--fd-socket: closed before the fds arrived");
-                        goto fail;
-                }
-                n_fds += got;
-                len += (size_t)n;
-                nl = memchr(buf, '\n', len);
-        }
-        if (!nl) {
-                r = log_error_errno(-EBADMSG, "--fd-socket: first message too long");
-                goto fail;
-        }
-        line_len = (size_t)(nl - buf);
-        r = jsonrpc_parse_line(buf, line_len, &msg, &err);
-        if (r < 0 || !json_object_is_type(msg, json_type_object)) {
-                r = log_error_errno(-EBADMSG, "--fd-socket: bad first message: %s", err ? err : "not an object");
-                goto fail;
-        }
-        if (json_object_object_get_ex(msg, "kvm", &v)) {
-                int64_t i = json_object_get_int64(v);
-
-                if (!json_object_is_type(v, json_type_int) || i < 0 || (size_t)i >= n_fds) {
-                        r = log_error_errno(-EBADMSG, "--fd-socket: \"kvm\" does not name a passed fd");
-                        goto fail;
-                }
-                c->kvm_fd = fds[i];
-                fds[i] = -1;
-                cfg->kvm_fd = c->kvm_fd;
-        }
-        if (json_object_object_get_ex(msg, "disks", &v)) {
-                if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != cfg->n_disks) {
-                        r = log_error_errno(-EBADMSG, "--fd-socket: \"disks\" must name one fd per configured disk");
-                        goto fail;
-                }
-                for (size_t d = 0; d < cfg->n_disks; d++) {
-                        struct json_object *e = json_object_array_get_idx(v, d);
-                        int64_t i = json_object_get_int64(e);
-
-                        if (!json_object_is_type(e, json_type_int) || i < 0 || (size_t)i >= n_fds || fds[i] < 0) {
-                                r = log_error_errno(-EBADMSG, "--fd-socket: disks[%zu] does not name a passed fd", d);
-                                goto fail;
-                        }
-                        cfg->disks[d].fd = c->kept_fds[c->n_kept_fds++] = fds[i];
-                        fds[i] = -1;
-                }
-        }
-        for (size_t i = 0; i < n_fds; i++)
-                safe_close(fds[i]);     /* nothing else is claimed */
-        tv.tv_sec = 0;
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        r = control_add_client(c, fd, nl + 1, len - line_len - 1);
-        if (r < 0)
-                return log_error_errno(r, "--fd-socket: cannot serve it: %m");
-        return 0;
-fail:
-        for (size_t i = 0; i < n_fds; i++)
-                safe_close(fds[i]);
-        safe_close(fd);
-        return r;
-}
-
-int vmwp_control_new(struct vmwp_main *m, const char *path, int fd_socket, struct vm_config *cfg,
+int vmwp_control_new(struct vmwp_main *m, const char *path, int listen_fd, struct vmwp_handoff *h,
                      struct vmwp_control **ret)
 {
         struct vmwp_control *c;
@@ -318,22 +307,27 @@ int vmwp_control_new(struct vmwp_main *m, const char *path, int fd_socket, struc
 
         c = calloc(1, sizeof(*c));
         if (!c) {
-                safe_close(fd_socket);
+                safe_close(listen_fd);
                 return log_error_errno(-ENOMEM, "Out of memory");
         }
         c->m = m;
-        c->listen_fd = c->kvm_fd = -1;
-        if (fd_socket >= 0) {
-                if (fcntl(fd_socket, F_SETFD, FD_CLOEXEC) < 0) {
-                        r = log_error_errno(-errno, "--fd-socket: %d is not an open fd: %m", fd_socket);
-                        safe_close(fd_socket);
+        c->listen_fd = -1;
+        if (h && h->fd_socket >= 0) {
+                /* vmms' end of the fd socket: its first control connection. */
+                r = control_add_client(c, TAKE_FD(h->fd_socket), h->rest, h->rest_len);
+                if (r < 0) {
+                        log_error_errno(r, "--fd-socket: cannot serve it: %m");
                         goto fail;
                 }
-                r = control_handshake(c, fd_socket, cfg);
+        }
+        if (listen_fd >= 0) {
+                /* Bound by whoever started us (vmjail): served, reported, not removed. */
+                c->listen_fd = listen_fd;
+                c->path = path ? strdup(path) : NULL;
+                r = control_serve(c);
                 if (r < 0)
                         goto fail;
-        }
-        if (path) {
+        } else if (path) {
                 r = control_listen(c, path);
                 if (r < 0)
                         goto fail;
@@ -358,7 +352,7 @@ void vmwp_control_free(struct vmwp_control *c, int exit_status)
         if (!c)
                 return;
         c->listen_source = sd_event_source_disable_unref(c->listen_source);
-        if (c->path)
+        if (c->path && c->unlink_path)
                 (void)unlink(c->path);
         safe_close(c->listen_fd);
         for (size_t i = 0; i < c->n_clients; i++) {
@@ -388,9 +382,6 @@ void vmwp_control_free(struct vmwp_control *c, int exit_status)
                 jsonrpc_conn_close(conn);
                 jsonrpc_conn_unref(conn);
         }
-        safe_close(c->kvm_fd);
-        for (size_t i = 0; i < c->n_kept_fds; i++)
-                safe_close(c->kept_fds[i]);
         free(c->path);
         free(c);
 }

@@ -4,9 +4,9 @@
  * vm.pause, vm.resume, vm.power_button, vm.turn_off; the vm.exited notification tells every
  * client why the worker ends, just before it exits.
  *
- * The fd socket (--fd-socket N): vmms hands the worker the fds it opened for it (/dev/kvm,
- * later disk images and TAPs) as one line {"kvm": 0, ...} with SCM_RIGHTS; the socket then
- * stays open as vmms' first control connection.
+ * The fd socket (--fd-socket N): vmms hands the worker the fds it opened for it as one
+ * line {"kvm": 0, ...} with SCM_RIGHTS (handoff.h); the socket then stays open as vmms'
+ * first control connection.
  */
 #pragma once
 
@@ -14,12 +14,14 @@
 #include "vmwp.h"
 
 struct vmwp_control;
+struct vmwp_handoff;
 
 /*
- * Listen on path (NULL: do not) and take over fd_socket (-1: none). A /dev/kvm fd passed
- * there is put in cfg->kvm_fd (owned by the control object). Logs its failures.
+ * Serve listen_fd (taken; a socket bound by whoever started us, reported as path) or else
+ * bind path (NULL: do not), and serve h's fd socket (taken from h, with the bytes that
+ * followed its first line) as a connection. Logs its failures.
  */
-int vmwp_control_new(struct vmwp_main *m, const char *path, int fd_socket, struct vm_config *cfg,
+int vmwp_control_new(struct vmwp_main *m, const char *path, int listen_fd, struct vmwp_handoff *h,
                      struct vmwp_control **ret);
 /* Remember how a boot ended (reported by vm.exited when the worker exits). NULL-safe. */
 void vmwp_control_vm_ended(struct vmwp_control *c, enum vmwp_exit_kind kind, const char *reason);

@@ -14,6 +14,7 @@
 #include "vmms/cleanup.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
+#include "vmms/util.h"
 #include "vmms/vsp_ic.h"
 #include "control.h"
 #include "ic.h"
@@ -32,7 +33,11 @@ struct vmwp_ic {
         struct vsp_ic *engine;
         sd_event_source *source;
         struct ic_call *calls;
+        uint64_t service_window;        /* a guest toggling its ports must not flood clients: */
+        unsigned service_events;        /* at most SERVICE_EVENTS_PER_SEC announced */
 };
+
+#define SERVICE_EVENTS_PER_SEC 20u
 
 static const char *const service_keys[IC_SVC_COUNT] = {
         "heartbeat", "shutdown", "timesync", "kvp", "fcopy",
@@ -73,9 +78,10 @@ static int reply_errno(struct jsonrpc_call *call, int r, enum ic_service s)
                 return jsonrpc_call_error(call, VMMS_ERROR_FAILED,
                                           "The guest is not reading its %s port", name);
         case -EINVAL:
+                return jsonrpc_call_error(call, JSONRPC_INVALID_PARAMS, "Invalid argument for %s", name);
         case -E2BIG:
-                return jsonrpc_call_error(call, JSONRPC_INVALID_PARAMS, "Invalid argument for %s: %s",
-                                          name, strerror(-r));
+                return jsonrpc_call_error(call, JSONRPC_INVALID_PARAMS, "Invalid argument for %s: too long "
+                                          "(vmms-ic(7) has the limits)", name);
         default:
                 return jsonrpc_call_error(call, VMMS_ERROR_FAILED, "%s: %s", name, strerror(-r));
         }
@@ -199,6 +205,16 @@ static void announce(struct vmwp_ic *x, const struct vsp_ic_event *ev)
                 else
                         log_info("Heartbeat: %s", vsp_ic_heartbeat_to_string(ev->heartbeat));
         } else {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+                if (now - x->service_window >= 1000000) {
+                        x->service_window = now;
+                        x->service_events = 0;
+                }
+                if (ev->state == VSP_IC_STATE_OPEN || x->service_events++ >= SERVICE_EVENTS_PER_SEC) {
+                        json_object_put(p);     /* transient, or too many: ic.status has the state */
+                        return;
+                }
                 method = VMWP_EVENT_IC_SERVICE;
                 add(p, "service", json_object_new_string(service_keys[ev->svc]));
                 add(p, "state", json_object_new_string(vsp_ic_state_to_string(ev->state)));
@@ -234,6 +250,8 @@ void vmwp_ic_free(struct vmwp_ic *x)
 {
         if (!x)
                 return;
+        /* Answers that arrived as the VM ended (a guest acks its shutdown and powers off). */
+        (void)on_events(NULL, -1, 0, x);
         while (x->calls) {
                 struct ic_call *c = x->calls;
 
@@ -336,6 +354,8 @@ int vmwp_ic_ctl_status(struct jsonrpc_call *call, struct json_object *params, vo
                 }
                 add(j, "lines_in", json_object_new_int64((int64_t)s->lines_in));
                 add(j, "lines_out", json_object_new_int64((int64_t)s->lines_out));
+                add(j, "bytes_in", json_object_new_int64((int64_t)s->bytes_in));
+                add(j, "bytes_out", json_object_new_int64((int64_t)s->bytes_out));
                 add(j, "violations", json_object_new_int64((int64_t)s->violations));
                 add(j, "throttled", json_object_new_int64((int64_t)s->throttled));
                 add(j, "dropped", json_object_new_int64((int64_t)s->dropped));

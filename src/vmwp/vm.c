@@ -199,10 +199,13 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
         r = vmbus_new(&host, vdev_reset_cf9_io, &vm->reset_ctl, &vm->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the PCI bus: %m");
+        vm->disks = calloc(MAX(vm->cfg->n_disks, 1u), sizeof(*vm->disks));
+        if (!vm->disks)
+                return log_error_errno(-ENOMEM, "Failed to allocate the disk table: %m");
         for (unsigned i = 0; i < vm->cfg->n_disks; i++) {
                 const struct disk_config *d = &vm->cfg->disks[i];
 
-                r = vsp_blk_add(vm->bus, d, NULL);
+                r = vsp_blk_add(vm->bus, d, &vm->disks[i]);
                 if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EISDIR || r == -EROFS ||
                     r == -EINVAL || r == -ENOTBLK)
                         return config_error_set(err, "disk %s: %s", d->path, strerror(-r));
@@ -217,7 +220,7 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
 
                 r = vsp_net_add(vm->bus, nc, seed, i, NULL);
                 if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EBUSY || r == -EINVAL ||
-                    r == -ENODEV || r == -ENOTTY || r == -EEXIST)
+                    r == -ENODEV || r == -ENOTTY || r == -EEXIST || r == -EBADF)
                         return config_error_set(err, "nic %u (%s): %s", i, what, strerror(-r));
                 if (r < 0)
                         return log_error_errno(r, "Failed to add NIC %u (%s): %m", i, what);
@@ -231,16 +234,42 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
         return 0;
 }
 
-static int read_image(const char *path, const char *what, char **ret, size_t *ret_size,
+static int read_image(const char *path, int fd, const char *what, char **ret, size_t *ret_size,
                       struct config_error *err)
 {
-        int r = read_full_file(path, KERNEL_MAX_SIZE, ret, ret_size);
+        int r = fd >= 0 ? read_full_fd(fd, KERNEL_MAX_SIZE, ret, ret_size)
+                        : read_full_file(path, KERNEL_MAX_SIZE, ret, ret_size);
 
+        safe_close(fd);
         if (r == -EFBIG)
                 return config_error_set(err, "%s %s: larger than %llu MiB", what, path, KERNEL_MAX_SIZE >> 20);
         if (r < 0)
                 return config_error_set(err, "%s %s: %s", what, path, strerror(-r));
         return 0;
+}
+
+int vmwp_images_load(struct vmwp_images *img, const char *kernel_path, int kernel_fd, const char *initrd_path,
+                     int initrd_fd, struct config_error *err)
+{
+        int r;
+
+        *img = (struct vmwp_images) { .kernel_path = kernel_path, .initrd_path = initrd_path };
+        r = read_image(kernel_path, kernel_fd, "kernel", &img->kernel, &img->kernel_size, err);
+        if (r >= 0 && initrd_path)
+                r = read_image(initrd_path, initrd_fd, "initrd", &img->initrd, &img->initrd_size, err);
+        else
+                safe_close(initrd_fd);
+        if (r < 0)
+                vmwp_images_done(img);
+        return r;
+}
+
+void vmwp_images_done(struct vmwp_images *img)
+{
+        free(img->kernel);
+        free(img->initrd);
+        img->kernel = img->initrd = NULL;
+        img->kernel_size = img->initrd_size = 0;
 }
 
 static int vm_check_host_memory(const struct vm_config *cfg, struct config_error *err)
@@ -258,24 +287,13 @@ static int vm_check_host_memory(const struct vm_config *cfg, struct config_error
         return 0;
 }
 
-int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmwp_console *console,
+int vmwp_vm_new(const struct vm_config *cfg, const struct vmwp_images *img, struct vmwp_console *console,
                 struct vsp_ic *ic, struct vmwp_vm **ret, struct config_error *err)
 {
         struct vmwp_vm *vm;
-        _cleanup_free_ char *kernel = NULL, *initrd = NULL;
-        size_t kernel_size = 0, initrd_size = 0;
         uint64_t rsdp = 0;
         int r, max_vcpus;
 
-        /* Images first: a bad kernel is a configuration error, found before KVM is touched. */
-        r = read_image(kernel_path, "kernel", &kernel, &kernel_size, err);
-        if (r < 0)
-                return -EINVAL;
-        if (cfg->initrd) {
-                r = read_image(cfg->initrd, "initrd", &initrd, &initrd_size, err);
-                if (r < 0)
-                        return -EINVAL;
-        }
         r = vm_check_host_memory(cfg, err);
         if (r < 0)
                 return r;
@@ -348,10 +366,10 @@ int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmw
                 goto fail;
         }
         r = vmwp_boot_load(vm->mem, &(struct vmwp_boot_input) {
-                        .kernel_path = kernel_path,
-                        .kernel = (const uint8_t *)kernel, .kernel_size = kernel_size,
-                        .initrd_path = cfg->initrd,
-                        .initrd = (const uint8_t *)initrd, .initrd_size = initrd_size,
+                        .kernel_path = img->kernel_path,
+                        .kernel = (const uint8_t *)img->kernel, .kernel_size = img->kernel_size,
+                        .initrd_path = img->initrd_path,
+                        .initrd = (const uint8_t *)img->initrd, .initrd_size = img->initrd_size,
                         .cmdline = cfg->cmdline ? cfg->cmdline : "",
                         .rsdp = rsdp,
                 }, &vm->boot, err);
@@ -482,6 +500,7 @@ void vmwp_vm_free(struct vmwp_vm *vm)
                 vmwp_console_attach(vm->console, NULL);
         /* Devices first (their I/O threads use routes and guest memory), then routing. */
         vmbus_free(vm->bus);
+        free(vm->disks);
         kvm_irq_routing_free(vm->irq_routing);
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 vmwp_vcpu_done(&vm->vcpus[i]);

@@ -21,6 +21,7 @@ struct vmwp_console;
 struct vmwp_control;
 struct vmwp_ic;
 struct vsp_ic;
+struct vsp_blk;
 struct vmbus;
 struct kvm_irq_routing_state;
 typedef struct sd_event sd_event;
@@ -77,6 +78,7 @@ struct vmwp_vm {
         struct vdev_reset_ctl reset_ctl;
         struct kvm_irq_routing_state *irq_routing;
         struct vmbus *bus;
+        struct vsp_blk **disks;         /* [cfg->n_disks], owned by bus */
         struct vsp_ic *ic;              /* integration services (the worker's), or NULL */
 
         /* Run control: pause, resume, stop. Guarded by lock. */
@@ -104,8 +106,20 @@ struct vmwp_main {
         struct vmwp_ic *ic;             /* integration services, NULL when all are off */
 };
 
+/* The boot images: read once when the worker starts (from the fds vmms passed, or the
+ * paths) and kept, so a reboot opens nothing. */
+struct vmwp_images {
+        const char *kernel_path, *initrd_path;  /* for messages */
+        char *kernel, *initrd;
+        size_t kernel_size, initrd_size;
+};
+
 /* vm.c */
-int vmwp_vm_new(const struct vm_config *cfg, const char *kernel_path, struct vmwp_console *console,
+/* Read the kernel (and the initrd, if initrd_path) from the fds (taken; -1: open the paths). */
+int vmwp_images_load(struct vmwp_images *img, const char *kernel_path, int kernel_fd, const char *initrd_path,
+                     int initrd_fd, struct config_error *err);
+void vmwp_images_done(struct vmwp_images *img);
+int vmwp_vm_new(const struct vm_config *cfg, const struct vmwp_images *img, struct vmwp_console *console,
                 struct vsp_ic *ic, struct vmwp_vm **ret, struct config_error *err);
 void vmwp_vm_free(struct vmwp_vm *vm);
 int vmwp_vm_start(struct vmwp_vm *vm);

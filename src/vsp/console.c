@@ -298,18 +298,46 @@ static void con_publish(struct vsp_console *c)
         }
 }
 
+/*
+ * Re-arm doorbells (EVENT_IDX: avail_event moves up to what we saw). True when a transmit
+ * queue we can take from got more meanwhile: then go round again. Receive queues always
+ * have buffers waiting; a port over budget waits for the timer.
+ */
+static bool con_rearm(struct vsp_console *c)
+{
+        bool again = false;
+
+        for (unsigned q = 0; q < CON_NQ; q++) {
+                bool more, tx = q == VIRTIO_CONSOLE_CTRL_TX || (q >= 4 && q % 2 == 1);
+                unsigned id = q >= 4 ? (q - 2) / 2 : 0;
+
+                if (!c->vq[q])
+                        continue;
+                more = virtq_enable_notify(c->vq[q]);
+                if (!more || !tx)
+                        continue;
+                if (q == VIRTIO_CONSOLE_CTRL_TX ? c->ctrl_count < CON_CTRL_RATE : !c->port[id].held.valid)
+                        again = true;
+        }
+        return again;
+}
+
 static void con_process(struct vsp_console *c, uint64_t now)
 {
         if (c->broken || !c->multiport)
                 return;
-        con_ctrl_receive(c, now);
-        for (unsigned id = IC_CONSOLE_FIRST_PORT; id < IC_CONSOLE_MAX_PORTS; id++) {
-                if (!c->port[id].exists)
-                        continue;
-                con_port_receive(c, id);
-                con_port_send(c, id);
+        for (unsigned pass = 0; pass < 16; pass++) {
+                con_ctrl_receive(c, now);
+                for (unsigned id = IC_CONSOLE_FIRST_PORT; id < IC_CONSOLE_MAX_PORTS; id++) {
+                        if (!c->port[id].exists)
+                                continue;
+                        con_port_receive(c, id);
+                        con_port_send(c, id);
+                }
+                con_ctrl_send(c);
+                if (c->broken || !con_rearm(c))
+                        break;
         }
-        con_ctrl_send(c);
         con_publish(c);
 }
 

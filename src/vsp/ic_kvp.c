@@ -86,6 +86,14 @@ static void drop_tombstones(struct ic_kvp_pool *pool)
                         pool_remove(pool, i - 1);
 }
 
+static bool host_dirty(struct vsp_ic *ic)
+{
+        for (unsigned i = 0; i < ic->kvp.host.n; i++)
+                if (ic->kvp.host.e[i]->dirty)
+                        return true;
+        return false;
+}
+
 static void query_answer(struct vsp_ic *ic, struct ic_pending *q, unsigned error, const char *text,
                          const char *value, size_t value_len)
 {
@@ -299,6 +307,8 @@ int vsp_ic_kvp_set(struct vsp_ic *ic, const char *key, const char *value)
                 return -EOPNOTSUPP;
         pthread_mutex_lock(&ic->lock);
         r = pool_set(&ic->kvp.host, key, strlen(key), value, len, NULL);
+        if (r >= 0 && ic->port[IC_SVC_KVP].connected)
+                ic_kvp_pump(ic);        /* now: a query that follows must not overtake it */
         if (r >= 0 && ic->wake)
                 ic->wake(ic->wake_opaque);
         pthread_mutex_unlock(&ic->lock);
@@ -320,6 +330,7 @@ int vsp_ic_kvp_delete(struct vsp_ic *ic, const char *key)
         if (r >= 0) {
                 if (ic->port[IC_SVC_KVP].connected) {
                         ic->kvp.host.e[r]->deleted = ic->kvp.host.e[r]->dirty = true;
+                        ic_kvp_pump(ic);
                         if (ic->wake)
                                 ic->wake(ic->wake_opaque);
                 } else {
@@ -382,10 +393,12 @@ int vsp_ic_kvp_query(struct vsp_ic *ic, bool guest_pool, const char *key, uint64
         for (unsigned i = 0; i < IC_KVP_QUERIES_MAX && !q; i++)
                 if (!ic->kvp.queries[i].id)
                         q = &ic->kvp.queries[i];
+        if (p->connected && !p->degraded)
+                ic_kvp_pump(ic);
         if (!p->connected || p->degraded)
                 r = -ENOTCONN;
-        else if (!q)
-                r = -EBUSY;
+        else if (!q || host_dirty(ic))
+                r = -EBUSY;     /* no query slot, or updates still to send: it would overtake them */
         else {
                 uint64_t id = ic_new_id(ic);
 

@@ -124,7 +124,6 @@ static void pair_stop(struct net_pair *p)
         }
         vsp_net_rx_forget(&p->rx);
         p->epfd = safe_close(p->epfd);
-        p->wake_fd = safe_close(p->wake_fd);
         p->rx.vq = NULL;
         p->tx.vq = NULL;
         p->tx.have_elem = false;
@@ -160,9 +159,9 @@ static int pair_start(struct vsp_net *n, struct net_pair *p, const struct virtio
                         p->ctrl = &n->ctrl;
         }
         p->epfd = epoll_create1(EPOLL_CLOEXEC);
-        p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->epfd < 0 || p->wake_fd < 0)
+        if (p->epfd < 0)
                 return -errno;
+        pair_drain(p->wake_fd);
         if ((r = pair_watch(p, p->wake_fd, EPOLLIN)) < 0 ||
             (r = pair_watch(p, p->rx.kick_fd, EPOLLIN)) < 0 ||
             (r = pair_watch(p, p->tx.kick_fd, EPOLLIN)) < 0 ||
@@ -281,6 +280,7 @@ static void net_free(void *dev)
         if (n->pairs) {
                 net_reset(n);
                 for (unsigned i = 0; i < n->max_pairs; i++) {
+                        safe_close(n->pairs[i].wake_fd);
                         free(n->pairs[i].rx.used_head);
                         free(n->pairs[i].rx.used_len);
                         free(n->pairs[i].rx.bounce);
@@ -359,12 +359,20 @@ static int net_new(struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **r
                 p->tap_fd = vsp_tap_fd(tap, i);
                 p->epfd = p->wake_fd = -1;
                 p->rx.kick_fd = p->tx.kick_fd = -1;
+        }
+        for (unsigned i = 0; i < n->max_pairs; i++) {
+                struct net_pair *p = &n->pairs[i];
+
                 p->rx.used_head = calloc(VSP_NET_QUEUE_SIZE, sizeof(*p->rx.used_head));
                 p->rx.used_len = calloc(VSP_NET_QUEUE_SIZE, sizeof(*p->rx.used_len));
                 p->rx.bounce = malloc(VSP_NET_BOUNCE_SIZE);
-                if (!p->rx.used_head || !p->rx.used_len || !p->rx.bounce) {
+                /* Lives as long as the device: other threads may wake the pair at any time. */
+                p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (!p->rx.used_head || !p->rx.used_len || !p->rx.bounce || p->wake_fd < 0) {
+                        int r = p->wake_fd < 0 && errno != ENOMEM ? -errno : -ENOMEM;
+
                         net_free(n);
-                        return -ENOMEM;
+                        return r;
                 }
         }
         n->ctrl.kick_fd = -1;
@@ -392,7 +400,7 @@ static int net_new(struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **r
 
 int vsp_net_add_tap(struct vmbus *bus, struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **ret_net)
 {
-        struct vsp_net *n;
+        struct vsp_net *n = NULL;
         int r;
 
         r = net_new(tap, mac, &n);
@@ -433,7 +441,11 @@ int vsp_net_add(struct vmbus *bus, const struct nic_config *nic, const char *mac
         } else if (nic->tap) {
                 r = vsp_tap_open(nic->tap, nic->queues, &tap);
         } else if (nic->switch_name) {
-                r = vsp_tap_open("vmtap%d", nic->queues, &tap);
+                char name[16];
+
+                /* Unique on the host: a private switch gathers the TAPs of all VMs in one namespace. */
+                snprintf(name, sizeof(name), "vmt%u-%u", (unsigned)getpid() % 10000000u, index % 100u);
+                r = vsp_tap_open(name, nic->queues, &tap);
                 if (r >= 0)
                         r = vswitch_attach(nic->switch_name, vsp_tap_ifname(tap));
         } else {

@@ -203,9 +203,10 @@ void vsp_net_rx_forget(struct net_rx *rx);
 int vsp_net_set_pairs(struct vsp_net *n, unsigned pairs);
 int vsp_net_set_offloads(struct vsp_net *n, uint64_t offloads);
 
+/* Per-pair counters have one writer (the pair's thread): no locked instruction needed. */
 static inline void vsp_net_stat_add(uint64_t *c, uint64_t v)
 {
-        __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+        __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
 }
 
 static inline bool vsp_net_has(const struct vsp_net *n, unsigned bit)

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
@@ -41,6 +44,7 @@ struct vsp_image {
         int fd;
         bool readonly;
         bool direct;
+        bool inline_rw;                 /* a memory file system: preadv/pwritev here */
         uint64_t size;
         uint32_t mem_align, off_align;  /* direct I/O needs; 1 without O_DIRECT */
         bool no_zero_range, no_punch;   /* atomics: learnt from EOPNOTSUPP */
@@ -51,6 +55,9 @@ struct vsp_uring {
         struct vsp_image *img;
         struct io_uring ring;
         bool ring_ok;
+        bool fixed_file;                /* the image is registered file 0 */
+        struct vsp_io *done_head;       /* finished inline, not reported yet */
+        struct vsp_io **done_tail;
 };
 
 void vsp_image_free(struct vsp_image *img)
@@ -70,7 +77,14 @@ static int image_probe_size(struct vsp_image *img)
         if (fstat(img->fd, &st) < 0)
                 return -errno;
         if (S_ISREG(st.st_mode)) {
+                struct statfs sfs;
+
                 img->size = (uint64_t)st.st_size;
+                /* Memory file systems: no FMODE_NOWAIT, every io_uring request would go
+                 * to a kernel worker thread; a copy on our thread is cheaper. */
+                if (fstatfs(img->fd, &sfs) == 0)
+                        img->inline_rw = sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC ||
+                                         sfs.f_type == HUGETLBFS_MAGIC;
                 return 0;
         }
         if (S_ISBLK(st.st_mode)) {
@@ -143,6 +157,7 @@ int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
 uint64_t vsp_image_size(const struct vsp_image *img) { return img->size; }
 bool vsp_image_readonly(const struct vsp_image *img) { return img->readonly; }
 uint32_t vsp_image_block_size(const struct vsp_image *img) { return MAX(img->off_align, 512u); }
+bool vsp_image_inline(const struct vsp_image *img) { return img->inline_rw; }
 
 void vsp_uring_free(struct vsp_uring *u)
 {
@@ -161,8 +176,13 @@ int vsp_uring_new(struct vsp_image *img, unsigned entries, struct vsp_uring **re
         if (!u)
                 return -ENOMEM;
         u->img = img;
-        /* Completion work runs when our thread enters the ring anyway: no IPIs needed. */
-        r = io_uring_queue_init(entries, &u->ring, IORING_SETUP_COOP_TASKRUN);
+        u->done_tail = &u->done_head;
+        /*
+         * Completion work runs when our thread enters the ring anyway: no IPIs needed. The
+         * TASKRUN flag tells a thread that polls the completion ring without entering the
+         * kernel when there is such work to run (liburing then enters for it).
+         */
+        r = io_uring_queue_init(entries, &u->ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
         if (r == -EINVAL)
                 r = io_uring_queue_init(entries, &u->ring, 0);
         if (r < 0) {
@@ -170,6 +190,8 @@ int vsp_uring_new(struct vsp_image *img, unsigned entries, struct vsp_uring **re
                 return r;
         }
         u->ring_ok = true;
+        /* A registered file saves a file table lookup and reference per request. */
+        u->fixed_file = io_uring_register_files(&u->ring, &img->fd, 1) == 0;
         *ret = u;
         return 0;
 }
@@ -230,6 +252,10 @@ static int io_issue(struct vsp_uring *u, struct vsp_io *io)
         default:
                 return -EINVAL;
         }
+        if (io->op != VSP_IO_POLL && u->fixed_file) {
+                sqe->fd = 0;
+                sqe->flags |= IOSQE_FIXED_FILE;
+        }
         io_uring_sqe_set_data(sqe, io);
         return 0;
 }
@@ -243,6 +269,36 @@ static bool iov_dio_ok(const struct vsp_image *img, const struct iovec *iov, uns
                     !IS_ALIGNED((uint64_t)iov[i].iov_len, img->off_align))
                         return false;
         return true;
+}
+
+static void io_advance(struct vsp_io *io, uint64_t n);
+
+/* Reads and writes on a memory file system: done here, reported by the next reap. */
+static void io_inline_rw(struct vsp_uring *u, struct vsp_io *io)
+{
+        int fd = u->img->fd, r = 0;
+
+        while (io->done < io->len) {
+                int cnt = (int)MIN(io->niov, (unsigned)IOV_MAX);
+                ssize_t n = io->op == VSP_IO_READ ? preadv(fd, io->iov, cnt, (off_t)(io->off + io->done))
+                                                  : pwritev(fd, io->iov, cnt, (off_t)(io->off + io->done));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;      /* 0: the image shrank under us */
+                        break;
+                }
+                io_advance(io, (uint64_t)n);
+        }
+        if (r == 0 && io->bounce && io->op == VSP_IO_READ)
+                iov_from_buf(io->user_iov, io->user_niov, 0, io->bounce, io->len);
+        free(io->bounce);
+        io->bounce = NULL;
+        io->res = r;
+        io->next = NULL;
+        *u->done_tail = io;
+        u->done_tail = &io->next;
 }
 
 static int io_start_rw(struct vsp_uring *u, struct vsp_io *io, uint8_t op, struct iovec *iov,
@@ -264,6 +320,10 @@ static int io_start_rw(struct vsp_uring *u, struct vsp_io *io, uint8_t op, struc
                 io->bounce_iov = (struct iovec) { io->bounce, io->len };
                 io->iov = &io->bounce_iov;
                 io->niov = 1;
+        }
+        if (u->img->inline_rw) {
+                io_inline_rw(u, io);
+                return 0;
         }
         return io_issue(u, io);
 }
@@ -418,21 +478,58 @@ again:
         return 0;
 }
 
-int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
+bool vsp_uring_pending(struct vsp_uring *u)
 {
-        struct io_uring_cqe *cqe;
+        return io_uring_sq_ready(&u->ring) > 0;
+}
+
+int vsp_uring_submit(struct vsp_uring *u)
+{
         int r;
 
-        r = io_uring_submit_and_wait(&u->ring, 1);
-        if (r < 0 && r != -EINTR)
-                return r;
+        if (!io_uring_sq_ready(&u->ring))
+                return 0;
+        r = io_uring_submit(&u->ring);
+        return r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY ? r : 0;
+}
+
+int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
+{
+        struct io_uring_cqe *cqe;
+        int n = 0;
+
+        /* Inline completions first; their callbacks may queue more (and finish them). */
+        while (u->done_head) {
+                struct vsp_io *io = u->done_head;
+
+                u->done_head = io->next;
+                if (!u->done_head)
+                        u->done_tail = &u->done_head;
+                done(ctx, io, io->res);
+                n++;
+        }
         while (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe) {
                 struct vsp_io *io = io_uring_cqe_get_data(cqe);
                 int cres = cqe->res, res;
 
                 io_uring_cqe_seen(&u->ring, cqe);
+                n++;
                 if (io && io_step(u, io, cres, &res))
                         done(ctx, io, res);
         }
+        return n;
+}
+
+int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
+{
+        int r;
+
+        if (u->done_head)       /* something to report already: do not sleep */
+                r = vsp_uring_submit(u);
+        else
+                r = io_uring_submit_and_wait(&u->ring, 1);
+        if (r < 0 && r != -EINTR)
+                return r;
+        (void)vsp_uring_reap(u, done, ctx);
         return 0;
 }

@@ -5,6 +5,12 @@
  * Every operation completes whole or fails: short transfers are resubmitted, buffers that
  * O_DIRECT cannot take are bounced, and write-zeroes falls back from ZERO_RANGE to
  * hole punching plus allocation to writing zeros. One thread uses one vsp_uring.
+ *
+ * Images on a memory file system (tmpfs, ramfs, hugetlbfs) are read and written with
+ * preadv/pwritev on the calling thread: such files cannot do non-blocking I/O
+ * (FMODE_NOWAIT), so io_uring would hand every request to one of its worker threads, a
+ * hand-off and a wake-up per request for what is a memory copy. Their completions are
+ * still reported through vsp_uring_reap()/vsp_uring_wait(), like all others.
  */
 #pragma once
 
@@ -28,6 +34,8 @@ struct vsp_io {
         struct iovec bounce_iov;
         void *bounce;
         uint64_t off, len, done;
+        struct vsp_io *next;            /* the backend's list of finished operations */
+        int res;
 };
 
 int vsp_image_open(const struct disk_config *c, struct vsp_image **ret);
@@ -36,6 +44,8 @@ uint64_t vsp_image_size(const struct vsp_image *img);          /* bytes */
 bool vsp_image_readonly(const struct vsp_image *img);
 /* The file offset/length granularity direct I/O needs (512 without O_DIRECT). */
 uint32_t vsp_image_block_size(const struct vsp_image *img);
+/* Whether reads and writes run synchronously (a memory file system, see above). */
+bool vsp_image_inline(const struct vsp_image *img);
 
 /* A ring for up to `entries` operations in flight. img must outlive it. */
 int vsp_uring_new(struct vsp_image *img, unsigned entries, struct vsp_uring **ret);
@@ -59,3 +69,9 @@ int vsp_uring_poll(struct vsp_uring *u, struct vsp_io *io, int fd);
 typedef void (*vsp_io_done_fn)(void *ctx, struct vsp_io *io, int res);
 /* Submit what is queued, wait for at least one completion, report all that are there. */
 int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx);
+/* Hand what is queued to the kernel without waiting. */
+int vsp_uring_submit(struct vsp_uring *u);
+/* Report the completions that are there, without waiting; returns how many. */
+int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx);
+/* Operations queued but not yet handed to the kernel. */
+bool vsp_uring_pending(struct vsp_uring *u);

@@ -248,7 +248,7 @@ def need_kvm():
 # --- cases ---------------------------------------------------------------------------
 
 def case_lifecycle(v):
-    """create -> start -> list (Running) -> pause -> resume -> stop (power button) -> delete."""
+    """create -> start -> list (Running) -> pause -> resume -> stop (graceful) -> delete."""
     need_kvm()
     v.start()
     c = v.client()
@@ -269,7 +269,7 @@ def case_lifecycle(v):
     run_dir = os.path.join(v.run, "vms", vm["uuid"])
     check(os.path.exists(os.path.join(run_dir, "control.sock")), "no control socket in the run dir")
     con = console_fd(c, "demo")
-    console_read(con, r"#VMMS ready scenario=idle vcpus=2 mem_mib=64")
+    console_read(con, r"#VMMS ready scenario=ic vcpus=2 mem_mib=64")
     rc, out, err = v.vmctl("pause", "demo")
     check(rc == 0 and "Paused" in out, f"pause: {rc} {out} {err}")
     check(c.call("vm.get", {"name": "demo"})["state"] == "Paused", "not Paused")
@@ -282,8 +282,11 @@ def case_lifecycle(v):
     rc, out, err = v.vmctl("stop", "demo")
     check(rc == 0 and "Off" in out and "powered off" in out, f"stop: {rc} {out} {err}")
     check(time.time() - t0 < 5, "graceful stop took too long")
-    text = console_read(con, r"power button pressed, powering off")
-    check("#VMMS result scenario=idle status=pass" in text, f"guest did not obey the power button:\n{text}")
+    # The default guest runs the integration services: the stop goes through the shutdown
+    # service, or the power button while the guest has not connected it yet (the log says
+    # which; the console's last bytes may be lost when the VM ends).
+    log = v.logtext()
+    check("accepted the shutdown request" in log or "Power button pressed" in log, f"not a graceful stop:\n{log}")
     os.close(con)
     vm = c.call("vm.get", {"name": "demo"})
     check(vm["state"] == "Off" and "pid" not in vm, f"after stop: {vm}")

@@ -82,9 +82,22 @@ def case_hello():
 
 
 def case_default_scenario():
-    rc, out, err = run(["--memory", "64"])
-    check(rc == EXIT_OK, f"exit {rc}\n{err}")
-    check(reports(out, "ready"), f"bundled guest with no command line did not report ready:\n{out}")
+    """With no command line the bundled guest serves the integration services (scenario
+    "ic") until it is shut down."""
+    with tempfile.TemporaryDirectory() as d:
+        ctl_path = os.path.join(d, "control.sock")
+        p = subprocess.Popen([VMWP, "--memory", "64", "--control", ctl_path],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_line(p.stdout, b"#VMMS ready scenario=ic", 30)
+            wait_for_line(p.stdout, b"#VMMS info ic=serving", 30)
+            Control(ctl_path).call("vm.power_button")
+            out, err = p.communicate(timeout=20)
+            check(p.returncode == EXIT_OK, f"exit {p.returncode}\n{err.decode()}")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def case_smp():

@@ -197,5 +197,40 @@ START_TEST(test_integration)
 }
 END_TEST
 
+/* The worker's cage (vmms(8)): its cgroup's CPU weight, and the debug methods for tests. */
+START_TEST(test_cpu_weight_and_debug)
+{
+        struct vm_config c, d;
+        struct config_error err = {};
+        struct json_object *o, *v;
+
+        vm_config_init(&c);
+        ck_assert_uint_eq(c.cpu_weight, 100);
+        ck_assert(!c.debug);
+        ck_assert_int_eq(vm_config_to_json(&c, &o), 0);
+        ck_assert(json_object_object_get_ex(o, "cpu_weight", &v) && json_object_get_int(v) == 100);
+        ck_assert(!json_object_object_get_ex(o, "debug", NULL));
+        json_object_put(o);
+        ck_assert_int_eq(vm_config_from_string("{\"cpu_weight\": 250, \"debug\": true}", &c, &err), 0);
+        ck_assert_uint_eq(c.cpu_weight, 250);
+        ck_assert(c.debug);
+        ck_assert_int_eq(vm_config_to_json(&c, &o), 0);
+        ck_assert_int_eq(vm_config_from_json(o, &d, &err), 0);
+        ck_assert_uint_eq(d.cpu_weight, 250);
+        ck_assert(d.debug);
+        json_object_put(o);
+        vm_config_done(&c);
+        vm_config_done(&d);
+        ck_assert_int_eq(vm_config_from_string("{\"cpu_weight\": 1}", &c, &err), 0);
+        vm_config_done(&c);
+        ck_assert_int_eq(vm_config_from_string("{\"cpu_weight\": 10000}", &c, &err), 0);
+        vm_config_done(&c);
+        expect_error("{\"cpu_weight\": 0}", "cpu_weight: 0 is out of range (1 to 10000)");
+        expect_error("{\"cpu_weight\": 10001}", "cpu_weight: 10001 is out of range");
+        expect_error("{\"cpu_weight\": \"high\"}", "cpu_weight: expected an integer");
+        expect_error("{\"debug\": 1}", "debug: expected true or false");
+}
+END_TEST
+
 CHECK_MAIN("config", test_valid_full, test_defaults, test_memory_forms, test_errors_name_the_key,
-           test_roundtrip, test_load_file, test_util, test_integration)
+           test_roundtrip, test_load_file, test_util, test_integration, test_cpu_weight_and_debug)

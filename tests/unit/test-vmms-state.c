@@ -35,6 +35,8 @@ START_TEST(test_table)
                 [VMMS_VERB_PAUSE]    = { 0, 0, 1, 0, 0, 0, 0, 0 },
                 [VMMS_VERB_RESUME]   = { 0, 0, 0, 1, 0, 0, 0, 0 },
                 [VMMS_VERB_CONSOLE]  = { 0, 1, 1, 1, 0, 0, 1, 0 },
+                [VMMS_VERB_KVP]      = { 0, 0, 1, 1, 0, 0, 0, 0 },
+                [VMMS_VERB_COPY]     = { 0, 0, 1, 0, 0, 0, 0, 0 },
         };
 
         for (int v = 0; v < _VMMS_VERB_MAX; v++)

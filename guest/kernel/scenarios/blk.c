@@ -8,8 +8,9 @@
  *   blk-ro      on a read-only disk: reads work, writes end in VIRTIO_BLK_S_IOERR and change
  *               nothing.
  *   blk-bench   rw=randread|randwrite|read|write, bs= (4096), qd= (32, per queue),
- *               duration_ms= (1000); IOPS, MiB/s and latencies as metric lines. Poll mode
- *               unless blk_poll=0.
+ *               duration_ms= (1000); IOPS, MiB/s and latencies as metric lines and one
+ *               "blk-bench-job" info line. jobs=rw:bs:qd,... runs several workloads in one
+ *               boot (bs and qd default to bs= and qd=). Poll mode unless blk_poll=0.
  *
  * blk-verify and blk-bench use one queue per vCPU unless queues=N. All take disk=N, queues=N|cpus, blk_poll=0|1, qsize=, indirect=auto|0|1|direct, event_idx=0,
  * seg_bytes= (blk_env.c).
@@ -40,6 +41,7 @@ struct qstate {
         struct guest_blk_queue *q;
         struct io_slot *slots, *free;
         unsigned depth, inflight;
+        unsigned alloc;                 /* slots (and buffers) allocated; depth <= alloc */
         uint64_t next;                  /* verify: next chunk; bench: sequential cursor (sectors) */
         uint64_t seq_start, seq_end;    /* bench: this queue's stretch of the disk */
         uint64_t rng;
@@ -97,7 +99,7 @@ static struct worker *workers_new(struct blk_env *e, unsigned depth, uint32_t bu
                                 return NULL;
                         s->q = w[k].queues[i];
                         s->slots = (struct io_slot *)(uintptr_t)m;
-                        s->depth = d;
+                        s->depth = s->alloc = d;
                         for (unsigned j = 0; j < d; j++)
                                 s->slots[j] = (struct io_slot){ .qs = s, .buf = (uint8_t *)(uintptr_t)(bufs + (uint64_t)j * buf_size) };
                 }
@@ -648,52 +650,59 @@ out:
         blk_worker_leave(w->e);
 }
 
-int guest_scenario_blk_bench(void)
-{
-        struct blk_env e;
-        struct guest_blk *b;
-        struct worker *w;
-        const char *rw = guest_cmdline_get_str("rw", "randread");
-        uint64_t bs = guest_cmdline_get_u64("bs", 4096), depth = guest_cmdline_get_u64("qd", 32);
-        uint64_t duration_ms = guest_cmdline_get_u64("duration_ms", 1000), wall_ns;
-        uint64_t ios = 0, bytes = 0, errors = 0, lat_sum = 0, lat_max = 0, iops = 0, bw_milli = 0;
-        uint64_t notifies = 0, irqs = 0, suppressed = 0;
+struct bench_job {
+        const char *rw;                 /* static name */
         bool random, write;
+        uint64_t bs, qd;
+};
+
+static const char *const bench_rw_names[] = { "randread", "randwrite", "read", "write" };
+
+/* "rw:bs:qd" at s (up to len bytes); bs and qd default to the bs= and qd= options. */
+static int bench_job_parse(const char *s, size_t len, uint64_t def_bs, uint64_t def_qd, struct bench_job *ret)
+{
+        size_t n = 0, m;
+        struct bench_job j = { .bs = def_bs, .qd = def_qd };
+
+        while (n < len && s[n] != ':')
+                n++;
+        for (size_t i = 0; i < ARRAY_SIZE(bench_rw_names) && !j.rw; i++)
+                if (guest_strlen(bench_rw_names[i]) == n && guest_strncmp(s, bench_rw_names[i], n) == 0)
+                        j.rw = bench_rw_names[i];
+        if (!j.rw)
+                return -EINVAL;
+        j.random = j.rw[0] == 'r' && j.rw[1] == 'a';
+        j.write = guest_strcmp(j.rw, "randwrite") == 0 || guest_strcmp(j.rw, "write") == 0;
+        if (n < len) {
+                s += n + 1;
+                len -= n + 1;
+                for (m = 0; m < len && s[m] != ':'; m++)
+                        ;
+                if (m && guest_parse_u64(s, m, &j.bs) < 0)
+                        return -EINVAL;
+                if (m < len && guest_parse_u64(s + m + 1, len - m - 1, &j.qd) < 0)
+                        return -EINVAL;
+        }
+        *ret = j;
+        return 0;
+}
+
+static int bench_run_job(struct blk_env *e, struct worker *w, const struct bench_job *job, unsigned index,
+                         uint64_t duration_ms)
+{
+        struct guest_blk *b = e->b;
+        uint64_t ios = 0, bytes = 0, errors = 0, lat_sum = 0, lat_max = 0, iops = 0, bw_milli = 0, wall_ns;
+        uint64_t notifies = 0, irqs = 0, suppressed = 0, lat_avg_ns;
         void *args[GUEST_BLK_MAX_QUEUES];
         int r;
 
-        if (guest_strcmp(rw, "randread") == 0 || guest_strcmp(rw, "randwrite") == 0)
-                random = true;
-        else if (guest_strcmp(rw, "read") == 0 || guest_strcmp(rw, "write") == 0)
-                random = false;
-        else {
-                guest_report_assert(GUEST_FILE, __LINE__, "rw=%s: want randread, randwrite, read or write", rw);
-                return -EINVAL;
-        }
-        write = guest_strcmp(rw, "randwrite") == 0 || guest_strcmp(rw, "write") == 0;
-
-        r = blk_env_init(&e, write ? BLK_WANT_RW : BLK_WANT_ANY, true, BLK_QUEUES_PER_CPU);
-        if (r != 0)
-                return r;
-        b = e.b;
-        if (bs < b->blk_size || bs % b->blk_size || bs > (16u << 20) || bs / 512 > b->capacity || depth == 0) {
-                guest_report_assert(GUEST_FILE, __LINE__, "bad bs=%lu or qd=%lu for blk_size=%u capacity=%lu",
-                                    (unsigned long)bs, (unsigned long)depth, b->blk_size, (unsigned long)b->capacity);
-                return -EINVAL;
-        }
-        w = workers_new(&e, (unsigned)depth, (uint32_t)bs);
-        if (!w) {
-                guest_report_assert(GUEST_FILE, __LINE__, "out of memory for %lu x %lu byte buffers", (unsigned long)depth,
-                                    (unsigned long)bs);
-                return -ENOMEM;
-        }
-        for (unsigned k = 0; k < e.ncpus; k++) {
-                worker_reset(&w[k], JOB_BENCH);
-                w[k].random = random;
-                w[k].write = write;
+        for (unsigned k = 0; k < e->ncpus; k++) {
+                w[k].buf_size = (uint32_t)job->bs;
                 for (unsigned i = 0; i < w[k].nq; i++)
-                        for (unsigned j = 0; j < w[k].qs[i].depth; j++)
-                                memset(w[k].qs[i].slots[j].buf, 0x5a, bs);
+                        w[k].qs[i].depth = (unsigned)MIN(job->qd, (uint64_t)w[k].qs[i].alloc);
+                worker_reset(&w[k], JOB_BENCH);
+                w[k].random = job->random;
+                w[k].write = job->write;
                 args[k] = &w[k];
         }
         for (unsigned i = 0; i < b->nq; i++) {
@@ -701,20 +710,20 @@ int guest_scenario_blk_bench(void)
                 suppressed -= b->q[i].vq.notifies_suppressed;
                 irqs -= b->q[i].vq.irqs;
         }
-        guest_report_info("blk-bench rw=%s bs=%lu qd=%lu queues=%u cpus=%u mode=%s duration_ms=%lu", rw,
-                          (unsigned long)bs, (unsigned long)depth, b->nq, e.ncpus, e.opts.poll ? "poll" : "interrupt",
-                          (unsigned long)duration_ms);
+        guest_report_info("blk-bench rw=%s bs=%lu qd=%lu queues=%u cpus=%u mode=%s duration_ms=%lu", job->rw,
+                          (unsigned long)job->bs, (unsigned long)job->qd, b->nq, e->ncpus,
+                          e->opts.poll ? "poll" : "interrupt", (unsigned long)duration_ms);
 
-        for (unsigned k = 0; k < e.ncpus; k++)
+        for (unsigned k = 0; k < e->ncpus; k++)
                 w[k].end_ns = guest_time_ns() + duration_ms * 1000000ull;
         wall_ns = guest_time_ns();
-        r = blk_env_run(&e, bench_worker, args, duration_ms + 60000);
+        r = blk_env_run(e, bench_worker, args, duration_ms + 60000);
         wall_ns = guest_time_ns() - wall_ns;
         if (r < 0) {
                 guest_report_assert(GUEST_FILE, __LINE__, "bench: %d", r);
                 return r;
         }
-        for (unsigned k = 0; k < e.ncpus; k++) {
+        for (unsigned k = 0; k < e->ncpus; k++) {
                 uint64_t ns = w[k].stop_ns - w[k].start_ns;
 
                 if (w[k].r < 0) {
@@ -737,9 +746,10 @@ int guest_scenario_blk_bench(void)
                 suppressed += b->q[i].vq.notifies_suppressed;
                 irqs += b->q[i].vq.irqs;
         }
+        lat_avg_ns = ios ? guest_tsc_to_ns(lat_sum / ios) : 0;
         guest_report_metric("blk_iops", iops, "IOPS");
         guest_report_metric_milli("blk_bandwidth", bw_milli, "MiB/s");
-        guest_report_metric_milli("blk_lat_avg", ios ? guest_tsc_to_ns(lat_sum / ios) : 0, "us");
+        guest_report_metric_milli("blk_lat_avg", lat_avg_ns, "us");
         guest_report_metric("blk_lat_max", guest_tsc_to_ns(lat_max) / 1000, "us");
         guest_report_metric("blk_ios", ios, "count");
         guest_report_metric_milli("blk_notifies_per_io", ios ? notifies * 1000 / ios : 0, "ratio");
@@ -747,7 +757,93 @@ int guest_scenario_blk_bench(void)
         guest_report_info("blk-bench ios=%lu errors=%lu notifies=%lu notifies_suppressed=%lu irqs=%lu wall_ms=%lu",
                           (unsigned long)ios, (unsigned long)errors, (unsigned long)notifies, (unsigned long)suppressed,
                           (unsigned long)irqs, (unsigned long)(wall_ns / 1000000));
+        /* One line per job with everything, for scripts that run several jobs per boot. */
+        guest_report_info("blk-bench-job job=%u rw=%s bs=%lu qd=%lu mode=%s iops=%lu mib_s=%lu.%03lu lat_avg_ns=%lu "
+                          "notifies=%lu irqs=%lu ios=%lu errors=%lu", index, job->rw, (unsigned long)job->bs,
+                          (unsigned long)job->qd, e->opts.poll ? "poll" : "interrupt", (unsigned long)iops,
+                          (unsigned long)(bw_milli / 1000), (unsigned long)(bw_milli % 1000), (unsigned long)lat_avg_ns,
+                          (unsigned long)notifies, (unsigned long)irqs, (unsigned long)ios, (unsigned long)errors);
         EXPECT_MSG(errors == 0, "%lu I/O errors", (unsigned long)errors);
         EXPECT_MSG(ios > 0, "no I/O completed");
+        return 0;
+}
+
+#define BENCH_MAX_JOBS 16
+
+int guest_scenario_blk_bench(void)
+{
+        struct blk_env e;
+        struct guest_blk *b;
+        struct worker *w;
+        struct bench_job jobs[BENCH_MAX_JOBS];
+        const char *list = guest_cmdline_get_str("jobs", NULL);
+        uint64_t def_bs = guest_cmdline_get_u64("bs", 4096), def_qd = guest_cmdline_get_u64("qd", 32);
+        uint64_t duration_ms = guest_cmdline_get_u64("duration_ms", 1000), max_bs = 0, max_qd = 0;
+        unsigned njobs = 0;
+        bool any_write = false;
+        int r;
+
+        /* jobs=rw:bs:qd,rw:bs:qd,... (one boot, several runs), else rw= bs= qd=. */
+        if (list) {
+                for (const char *p = list; *p;) {
+                        size_t n = 0;
+
+                        while (p[n] && p[n] != ',')
+                                n++;
+                        if (njobs == BENCH_MAX_JOBS || bench_job_parse(p, n, def_bs, def_qd, &jobs[njobs]) < 0) {
+                                guest_report_assert(GUEST_FILE, __LINE__, "jobs=%s: want up to %u of rw:bs:qd", list,
+                                                    BENCH_MAX_JOBS);
+                                return -EINVAL;
+                        }
+                        njobs++;
+                        p += n;
+                        if (*p == ',')
+                                p++;
+                }
+        } else {
+                const char *rw = guest_cmdline_get_str("rw", "randread");
+
+                if (bench_job_parse(rw, guest_strlen(rw), def_bs, def_qd, &jobs[0]) < 0) {
+                        guest_report_assert(GUEST_FILE, __LINE__, "rw=%s: want randread, randwrite, read or write", rw);
+                        return -EINVAL;
+                }
+                njobs = 1;
+        }
+        for (unsigned i = 0; i < njobs; i++) {
+                any_write |= jobs[i].write;
+                max_bs = MAX(max_bs, jobs[i].bs);
+                max_qd = MAX(max_qd, jobs[i].qd);
+        }
+
+        r = blk_env_init(&e, any_write ? BLK_WANT_RW : BLK_WANT_ANY, true, BLK_QUEUES_PER_CPU);
+        if (r != 0)
+                return r;
+        b = e.b;
+        for (unsigned i = 0; i < njobs; i++) {
+                uint64_t bs = jobs[i].bs;
+
+                if (bs < b->blk_size || bs % b->blk_size || bs > (16u << 20) || bs / 512 > b->capacity ||
+                    jobs[i].qd == 0) {
+                        guest_report_assert(GUEST_FILE, __LINE__, "bad bs=%lu or qd=%lu for blk_size=%u capacity=%lu",
+                                            (unsigned long)bs, (unsigned long)jobs[i].qd, b->blk_size,
+                                            (unsigned long)b->capacity);
+                        return -EINVAL;
+                }
+        }
+        w = workers_new(&e, (unsigned)max_qd, (uint32_t)max_bs);
+        if (!w) {
+                guest_report_assert(GUEST_FILE, __LINE__, "out of memory for %lu x %lu byte buffers", (unsigned long)max_qd,
+                                    (unsigned long)max_bs);
+                return -ENOMEM;
+        }
+        for (unsigned k = 0; k < e.ncpus; k++)
+                for (unsigned i = 0; i < w[k].nq; i++)
+                        for (unsigned j = 0; j < w[k].qs[i].alloc; j++)
+                                memset(w[k].qs[i].slots[j].buf, 0x5a, max_bs);
+        for (unsigned i = 0; i < njobs; i++) {
+                r = bench_run_job(&e, w, &jobs[i], i, duration_ms);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }

@@ -10,7 +10,10 @@
  *   net-bench  peer=A.B.C.D:PORT dir=tx|rx size=N (64, UDP payload bytes) duration_ms=N (1000)
  *              port=N (9000, ours): send at full speed to the peer (tx) or count what arrives
  *              at our port (rx, timed from the first datagram); packets/s and Mbit/s of payload
- *              as metric lines. Poll mode unless net_poll=0.
+ *              as metric lines. Poll mode unless net_poll=0. With uso=1 and a device that
+ *              offers VIRTIO_NET_F_HOST_USO, tx hands the device up to 64 datagrams of SIZE
+ *              bytes at once as one UDP segmentation offload frame (as Linux does for a
+ *              UDP_SEGMENT socket); the metrics still count datagrams.
  *
  * All take the options of net.h (nic=, net_poll=, qsize=, event_idx=, csum=, promisc=, ip=, gw=).
  */
@@ -24,8 +27,10 @@
 #define WAIT_SLICE_NS   (100ull * 1000000)
 #define PING_TIMEOUT_NS (1000ull * 1000000)
 #define BENCH_BATCH     32
+#define BENCH_USO_SEGS  64u     /* Linux's UDP_MAX_SEGMENTS */
+#define BENCH_USO_SLOT  (68u << 10)
 
-int net_env_init(struct net_env *e, bool default_poll, bool need_ip)
+int net_env_init(struct net_env *e, bool default_poll, bool need_ip, uint32_t default_tx_slot)
 {
         uint64_t idx = guest_cmdline_get_u64("nic", 0);
         char mac[18], addr[16];
@@ -48,6 +53,7 @@ int net_env_init(struct net_env *e, bool default_poll, bool need_ip)
         e->opts.poll = guest_cmdline_get_u64("net_poll", default_poll) != 0;
         e->opts.queue_size = (uint16_t)MIN(guest_cmdline_get_u64("qsize", 0), (uint64_t)VIRTQ_MAX_SIZE);
         e->opts.promisc = guest_cmdline_get_u64("promisc", 0) != 0;
+        e->opts.tx_slot = (uint32_t)MIN(guest_cmdline_get_u64("tx_slot", default_tx_slot), 256ull << 10);
         if (guest_cmdline_get_u64("event_idx", 1) == 0)
                 e->opts.refuse |= VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX);
         if (guest_cmdline_get_u64("csum", 1) == 0)
@@ -111,7 +117,7 @@ int guest_scenario_net_echo(void)
         char addr[16];
         int r;
 
-        r = net_env_init(&e, false, true);
+        r = net_env_init(&e, false, true, 0);
         if (r)
                 return r;
         e.ip.udp = echo_udp;
@@ -194,7 +200,7 @@ int guest_scenario_net_ping(void)
         uint8_t *buf;
         int r;
 
-        r = net_env_init(&e, false, true);
+        r = net_env_init(&e, false, true, 0);
         if (r)
                 return r;
         if (guest_ip_parse(guest_cmdline_get_str("peer", NULL), &s.peer, NULL) < 0) {
@@ -275,13 +281,21 @@ static void report_rate(const char *dir, uint64_t packets, uint64_t bytes, uint6
         guest_report_metric_milli(name, bytes * 8ull * 1000000ull / ns, "Mbit/s");
 }
 
-static int bench_tx(struct net_env *e, uint32_t peer, uint16_t dport, uint16_t sport, uint32_t size, uint64_t ns)
+static int bench_tx(struct net_env *e, uint32_t peer, uint16_t dport, uint16_t sport, uint32_t size, uint64_t ns,
+                    bool uso)
 {
         uint8_t mac[6];
         uint64_t sent = 0, start, end;
-        uint32_t flen = 0;
+        uint32_t flen = 0, segs = 1;
         unsigned batch = 0;
         int r;
+
+        if (uso && guest_net_has(e->n, VIRTIO_NET_F_HOST_USO) && size > 0) {
+                segs = MIN(BENCH_USO_SEGS, (guest_net_tx_frame_max(e->n) - GUEST_UDP_HDRS) / size);
+                segs = MIN(segs, (65535u - GUEST_IP_HLEN - GUEST_UDP_HLEN) / size);
+                segs = MAX(segs, 1u);
+        }
+        guest_report_info("net-bench tx segments_per_frame=%u uso=%u", segs, segs > 1);
 
         r = guest_ip_resolve(&e->ip, peer, mac, 2000);
         if (r < 0) {
@@ -290,16 +304,16 @@ static int bench_tx(struct net_env *e, uint32_t peer, uint16_t dport, uint16_t s
         }
         /* Every transmit slot gets the whole frame once; after that a send is a header and a ring entry. */
         for (uint16_t id = 0; id < e->n->tx.size; id++) {
-                uint8_t *f = e->n->tx_slots + (uint64_t)id * GUEST_NET_BUF + VIRTIO_NET_HDR_SIZE;
+                uint8_t *f = e->n->tx_slots + (uint64_t)id * e->n->tx_slot_size + VIRTIO_NET_HDR_SIZE;
 
-                for (uint32_t k = 0; k < size; k++)
-                        f[GUEST_UDP_HDRS + k] = (uint8_t)(k + 1);
-                flen = guest_udp_build(&e->ip, f, NULL, mac, peer, sport, dport, size);
+                for (uint32_t k = 0; k < size * segs; k++)
+                        f[GUEST_UDP_HDRS + k] = (uint8_t)(k % size + 1);
+                flen = guest_udp_build(&e->ip, f, NULL, mac, peer, sport, dport, size * segs);
                 if (e->n->tx_csum) {
                         /* the constant pseudo-header sum in place for the device to finish */
                         struct virtio_net_hdr vh;
 
-                        guest_udp_build(&e->ip, f, &vh, mac, peer, sport, dport, size);
+                        guest_udp_build(&e->ip, f, &vh, mac, peer, sport, dport, size * segs);
                 }
         }
         start = guest_time_ns();
@@ -325,9 +339,14 @@ static int bench_tx(struct net_env *e, uint32_t peer, uint16_t dport, uint16_t s
                         vh->csum_start = GUEST_ETH_HLEN + GUEST_IP_HLEN;
                         vh->csum_offset = 6;
                 }
+                if (segs > 1) {
+                        vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+                        vh->gso_size = (uint16_t)size;
+                        vh->hdr_len = GUEST_UDP_HDRS;
+                }
                 if (guest_net_tx_commit(e->n, f, flen) < 0)
                         break;
-                sent++;
+                sent += segs;
                 if (++batch == BENCH_BATCH) {
                         guest_net_tx_kick(e->n);
                         batch = 0;
@@ -377,10 +396,11 @@ int guest_scenario_net_bench(void)
         uint32_t size = (uint32_t)guest_cmdline_get_u64("size", 64), peer = 0;
         uint64_t ns = guest_cmdline_get_u64("duration_ms", 1000) * 1000000ull;
         uint16_t port = (uint16_t)guest_cmdline_get_u64("port", 9000), pport = 9000;
+        bool uso = guest_cmdline_get_u64("uso", 1) != 0 && guest_strcmp(dir, "tx") == 0;
         char buf[32];
         int r;
 
-        r = net_env_init(&e, true, true);
+        r = net_env_init(&e, true, true, uso ? BENCH_USO_SLOT : 0);
         if (r)
                 return r;
         if (size > GUEST_UDP_MAX)
@@ -408,5 +428,5 @@ int guest_scenario_net_bench(void)
                 guest_report_assert(GUEST_FILE, __LINE__, "dir=tx needs peer=A.B.C.D:PORT");
                 return -EINVAL;
         }
-        return bench_tx(&e, peer, pport, port, size, ns);
+        return bench_tx(&e, peer, pport, port, size, ns, uso);
 }

@@ -4,7 +4,7 @@
  * options, and the IPv4 stack on it.
  *
  * Options: nic=N (default 0), net_poll=0|1, qsize=N, event_idx=0, csum=0 (no transmit checksum
- * offload), promisc=1, ip=A.B.C.D/N, gw=A.B.C.D.
+ * offload), promisc=1, tx_slot=BYTES (transmit slot size), ip=A.B.C.D/N, gw=A.B.C.D.
  */
 #pragma once
 
@@ -25,6 +25,6 @@ struct net_env {
  * Probe and start the NIC; with need_ip, the address too (fails without ip=). Reports the
  * device as an info line. Returns 0, GUEST_SCENARIO_SKIP or -errno (reported).
  */
-int net_env_init(struct net_env *e, bool default_poll, bool need_ip);
+int net_env_init(struct net_env *e, bool default_poll, bool need_ip, uint32_t default_tx_slot);
 /* Restart the device with the same options (after NEEDS_RESET). */
 int net_env_restart(struct net_env *e);

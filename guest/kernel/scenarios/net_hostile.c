@@ -286,7 +286,7 @@ int guest_scenario_net_hostile(void)
 
         if (!m || !big || !t)
                 return -ENOMEM;
-        r = net_env_init(&e, true, false);
+        r = net_env_init(&e, true, false, 0);
         if (r)
                 return r;
         h = (struct hostile){

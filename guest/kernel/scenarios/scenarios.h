@@ -25,6 +25,9 @@ int guest_scenario_console_bench(void);
 int guest_scenario_blk_verify(void);
 int guest_scenario_blk_ro(void);
 int guest_scenario_blk_bench(void);
+/* blk_faults.c */
+int guest_scenario_blk_durable(void);
+int guest_scenario_blk_errors(void);
 /* blk_hostile.c */
 int guest_scenario_blk_hostile(void);
 /* net.c, net_hostile.c */
@@ -32,3 +35,6 @@ int guest_scenario_net_echo(void);
 int guest_scenario_net_ping(void);
 int guest_scenario_net_bench(void);
 int guest_scenario_net_hostile(void);
+/* ic.c */
+int guest_scenario_ic(void);
+int guest_scenario_ic_hostile(void);

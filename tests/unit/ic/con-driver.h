@@ -80,10 +80,16 @@ static inline void cd_kick(struct cd *d, unsigned qi, uint16_t head)
         struct cd_queue *q = &d->q[qi];
         uint8_t *ram = d->h->ram;
 
+        uint16_t old = q->avail_idx, event;
+
         memcpy(ram + q->avail + 4 + 2u * (q->avail_idx % CD_QSIZE), &head, 2);
         q->avail_idx++;
         __atomic_store_n((uint16_t *)(ram + q->avail + 2), q->avail_idx, __ATOMIC_RELEASE);
-        mmio_write(d->h, d->bar + VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * qi, qi, 2);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        /* As a driver with EVENT_IDX does: ring only when the device asked for it. */
+        memcpy(&event, ram + q->used + VIRTQ_AVAIL_EVENT_OFF(CD_QSIZE), 2);
+        if (!(d->features & VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX)) || virtq_need_event(event, q->avail_idx, old))
+                mmio_write(d->h, d->bar + VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * qi, qi, 2);
 }
 
 /* Queue a writable 4 KiB buffer i on queue qi (descriptor i). */

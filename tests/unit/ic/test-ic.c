@@ -272,6 +272,12 @@ START_TEST(test_kvp)
         expect(IC_SVC_KVP, "delete", &m);
         ck_assert_str_eq(msg_str(&m, "key"), "Owner");
         ck_assert_int_eq(vsp_ic_kvp_get(ic, false, "Owner", &v), -ENOENT);
+        /* A query right after a set sees the new value: the set goes out first. */
+        ck_assert_int_eq(vsp_ic_kvp_set(ic, "Order", "1"), 0);
+        ck_assert_int_eq(vsp_ic_kvp_query(ic, false, "Order", &qid), 0);
+        expect(IC_SVC_KVP, "set", &m);
+        ck_assert_str_eq(msg_str(&m, "key"), "Order");
+        expect(IC_SVC_KVP, "get", &m);
 }
 END_TEST
 

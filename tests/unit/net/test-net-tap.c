@@ -365,6 +365,20 @@ START_TEST(test_checksum_offload)
         net_send(&d, 1, 0, &tx, frame, (uint32_t)n);
         ck_assert_int_eq(recv(udp, got, sizeof(got), 0), (ssize_t)sizeof(payload));
         ck_assert_mem_eq(got, payload, sizeof(payload));
+
+        /* CTRL_GUEST_OFFLOADS: the driver turns receive checksum offload off at run time, the TAP follows. */
+        drv_init(&d, F(MAC) | F(MRG_RXBUF) | F(GUEST_CSUM) | F(CTRL_VQ) | F(CTRL_GUEST_OFFLOADS) | RING, 3);
+        post_all();
+        {
+                uint64_t none = 0;
+
+                ck_assert_uint_eq(net_ctrl(&d, 2, VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+                                           &none, sizeof(none)), VIRTIO_NET_OK);
+        }
+        host_to_guest(payload, sizeof(payload), 0);
+        flen = guest_recv_udp(&hdr, f);
+        ck_assert_uint_eq(hdr.flags, 0);
+        ck_assert_uint_eq(udp_sum(f + 14, f + 34, 8 + sizeof(payload)), 0xffff);
 }
 END_TEST
 

@@ -362,6 +362,82 @@ START_TEST(test_full_ring_indirect)
 }
 END_TEST
 
+/* Queue n requests (slots 0..n-1) and make them available with one index update and one doorbell. */
+static void drv_kick_many(struct drv_queue *q, const uint16_t *heads, unsigned n)
+{
+        for (unsigned i = 0; i < n; i++)
+                memcpy(h->ram + q->avail + 4 + 2u * ((q->avail_idx + i) % DRV_QSIZE), &heads[i], 2);
+        q->avail_idx = (uint16_t)(q->avail_idx + n);
+        __atomic_store_n((uint16_t *)(h->ram + q->avail + 2), q->avail_idx, __ATOMIC_RELEASE);
+        mmio_write(h, d.bar + VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * q->index, q->index, 2);
+}
+
+/* Adjacent writes made available together go to the backend as one transfer; so do reads. */
+static void check_merging(void)
+{
+        struct drv_queue *q = &d.q[0];
+        struct vsp_blk_stats st;
+        uint16_t heads[8];
+        uint8_t buf[8 * 8192];
+
+        /* Eight adjacent 8 KiB writes at sector 64, and one elsewhere that breaks the run. */
+        for (unsigned s = 0; s < 8; s++) {
+                fill(DRV_DATA + 0x2000ull * s, 8192, (uint8_t)(11 * s + 1));
+                heads[s] = drv_req(&d, q, s, VIRTIO_BLK_T_OUT, 64 + 16ull * s, DRV_DATA + 0x2000ull * s, 8192, false);
+        }
+        drv_kick_many(q, heads, 8);
+        ck_assert_uint_eq(drv_wait_used(&d, q, 8, NULL), 8);
+        for (unsigned s = 0; s < 8; s++)
+                ck_assert_uint_eq(drv_req_status(&d, q, s), VIRTIO_BLK_S_OK);
+        file_read(64 * 512, buf, sizeof(buf));
+        ck_assert_mem_eq(buf, h->ram + DRV_DATA, sizeof(buf));
+        vsp_blk_get_stats(blk, &st);
+        ck_assert_uint_eq(st.writes, 8);
+        ck_assert_uint_eq(st.merged, 7);
+        ck_assert_uint_eq(st.bytes_written, sizeof(buf));
+
+        /* Read them back, made available in the order 0 1 2 3 7 6 5 4: one run of four. */
+        memset(h->ram + DRV_DATA + 0x40000, 0, sizeof(buf));
+        for (unsigned s = 0; s < 8; s++)
+                heads[s] = drv_req(&d, q, s, VIRTIO_BLK_T_IN, 64 + 16ull * s, DRV_DATA + 0x40000 + 0x2000ull * s,
+                                   8192, true);
+        {
+                uint16_t order[8] = { heads[0], heads[1], heads[2], heads[3], heads[7], heads[6], heads[5], heads[4] };
+
+                drv_kick_many(q, order, 8);
+        }
+        ck_assert_uint_eq(drv_wait_used(&d, q, 8, NULL), 8);
+        for (unsigned s = 0; s < 8; s++)
+                ck_assert_uint_eq(drv_req_status(&d, q, s), VIRTIO_BLK_S_OK);
+        ck_assert_mem_eq(h->ram + DRV_DATA + 0x40000, buf, sizeof(buf));
+        vsp_blk_get_stats(blk, &st);
+        ck_assert_uint_eq(st.reads, 8);
+        ck_assert_uint_eq(st.merged, 7 + 3);
+}
+
+START_TEST(test_merge)
+{
+        drv_init(&d, WANT_ALL, 1);
+        check_merging();
+}
+END_TEST
+
+/* The same on a memory file system, where reads and writes run on the queue's thread. */
+START_TEST(test_merge_tmpfs)
+{
+        if (access("/dev/shm", W_OK) < 0)
+                return;
+        teardown();
+        h = fake_host_new(RAM_SIZE);
+        make_image("/dev/shm", IMG_SIZE);
+        ck_assert_int_eq(vmbus_new(&h->host, NULL, NULL, &bus), 0);
+        add_disk(",cache=none", &blk);
+        drv_probe(&d, h, DEV1);
+        drv_init(&d, WANT_ALL, 1);
+        check_merging();
+}
+END_TEST
+
 START_TEST(test_no_event_idx)
 {
         drv_init(&d, ~VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) & ~VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC), 1);
@@ -611,6 +687,68 @@ START_TEST(test_enospc_full_tmpfs)
 }
 END_TEST
 
+/*
+ * A merged transfer that fails part-way (the file system fills up) is retried request by
+ * request: those that fit succeed, the others get IOERR, each its own status.
+ */
+START_TEST(test_merge_enospc)
+{
+        char dir[] = "/tmp/vmms-full-XXXXXX";
+        struct drv_queue *q;
+        struct vsp_blk_stats st;
+        uint16_t heads[8];
+        unsigned ok = 0, bad = 0;
+
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            !mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0) {
+                fprintf(stderr, "test_merge_enospc: cannot mount tmpfs (%s), skipped\n", strerror(errno));
+                return;
+        }
+        vmbus_free(bus);
+        close(img_fd);
+        unlink(img_path);
+        make_image(dir, IMG_SIZE);
+        ck_assert_int_eq(vmbus_new(&h->host, NULL, NULL, &bus), 0);
+        add_disk("", &blk);
+        drv_probe(&d, h, DEV1);
+        drv_init(&d, WANT_ALL, 1);
+        q = &d.q[0];
+        /* 8 x 64 KiB, adjacent: 512 KiB into 256 KiB of space. */
+        for (unsigned s = 0; s < 8; s++) {
+                fill(DRV_DATA + 0x10000ull * s, 0x10000, (uint8_t)s);
+                heads[s] = drv_req(&d, q, s, VIRTIO_BLK_T_OUT, 128ull * s, DRV_DATA + 0x10000ull * s, 0x10000, false);
+        }
+        drv_kick_many(q, heads, 8);
+        ck_assert_uint_eq(drv_wait_used(&d, q, 8, NULL), 8);
+        for (unsigned s = 0; s < 8; s++) {
+                uint8_t status = drv_req_status(&d, q, s);
+                uint8_t buf[0x10000];
+
+                ck_assert(status == VIRTIO_BLK_S_OK || status == VIRTIO_BLK_S_IOERR);
+                if (status == VIRTIO_BLK_S_OK) {
+                        ok++;
+                        file_read(0x10000ull * s, buf, sizeof(buf));
+                        ck_assert_mem_eq(buf, h->ram + DRV_DATA + 0x10000ull * s, sizeof(buf));
+                } else {
+                        bad++;
+                }
+        }
+        ck_assert_uint_gt(ok, 0);
+        ck_assert_uint_gt(bad, 0);
+        vsp_blk_get_stats(blk, &st);
+        ck_assert_uint_eq(st.io_errors, bad);
+        ck_assert_uint_eq(st.writes, ok);
+        ck_assert_uint_eq(drv_status(&d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+        vmbus_free(bus);
+        bus = NULL;
+        close(img_fd);
+        img_fd = -1;
+        unlink(img_path);
+        umount(dir);
+        rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_platform_reset)
 {
         drv_init(&d, WANT_ALL, 1);
@@ -640,6 +778,8 @@ static Suite *blk_suite(void)
         tcase_add_test(tc, test_split_header_and_indirect);
         tcase_add_test(tc, test_many_in_flight);
         tcase_add_test(tc, test_full_ring_indirect);
+        tcase_add_test(tc, test_merge);
+        tcase_add_test(tc, test_merge_tmpfs);
         tcase_add_test(tc, test_no_event_idx);
         tcase_add_test(tc, test_multiqueue);
         tcase_add_test(tc, test_readonly);
@@ -662,6 +802,7 @@ static Suite *blk_suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_eio_image_shrank);
         tcase_add_test(tc, test_enospc_full_tmpfs);
+        tcase_add_test(tc, test_merge_enospc);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The directories vmms opens images from (vmms --allow-dir, vmms(8)). A configuration may
+ * name a kernel, an initrd or a disk only below one of them; vmms opens it there with
+ * openat2(RESOLVE_BENEATH), so neither ".." nor a symbolic link leads out of it, whatever
+ * the file system looks like by the time the VM starts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vmms/cleanup.h"
+#include "vmms.h"
+
+/* The part of path below dir ("" when path is dir itself), or NULL. */
+static const char *path_below(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        if (n == 1 && dir[0] == '/')
+                return path + 1;
+        if (strncmp(path, dir, n) != 0 || (path[n] != '/' && path[n] != 0))
+                return NULL;
+        return path[n] ? path + n + 1 : path + n;
+}
+
+static bool path_has_dotdot(const char *path)
+{
+        for (const char *p = path; (p = strstr(p, "..")); p += 2)
+                if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == 0))
+                        return true;
+        return false;
+}
+
+static void allowed_list(const struct vmms_manager *m, char *buf, size_t len)
+{
+        size_t off = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < m->n_allow_dirs && off < len; i++)
+                off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", m->allow_dirs[i]);
+}
+
+int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, int *ret_fd,
+                      char *err, size_t err_len)
+{
+        char dirs[512];
+
+        if (path[0] != '/' || path_has_dotdot(path)) {
+                snprintf(err, err_len, "%s: '%s' is not an absolute path without '..'", key, path);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < m->n_allow_dirs; i++) {
+                const char *rel = path_below(path, m->allow_dirs[i]);
+                struct open_how how = {
+                        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
+                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+                };
+                _cleanup_close_ int dfd = -1;
+                int fd;
+
+                if (!rel || !rel[0])
+                        continue;
+                dfd = open(m->allow_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        continue;
+                fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+                if (fd < 0) {
+                        int r = -errno;
+
+                        if (r == -EXDEV)
+                                snprintf(err, err_len, "%s: %s leads out of the allowed directory %s", key, path,
+                                         m->allow_dirs[i]);
+                        else
+                                snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
+                        return r == -ENOENT || r == -EACCES || r == -EISDIR || r == -EROFS || r == -EXDEV ||
+                               r == -ELOOP || r == -ENOTDIR ? -EINVAL : r;
+                }
+                *ret_fd = fd;
+                return 0;
+        }
+        allowed_list(m, dirs, sizeof(dirs));
+        snprintf(err, err_len, "%s: %s is outside the directories vmms opens images from (%s; see vmms --allow-dir)",
+                 key, path, dirs);
+        return -EINVAL;
+}
+
+int vmms_check_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, char *err,
+                       size_t err_len)
+{
+        int fd = -1, r = vmms_open_allowed(m, key, path, flags, &fd, err, err_len);
+
+        safe_close(fd);
+        return r;
+}

@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The worker's cage (issue 7), as an operator would inspect it: a private vmms, real
+workers, and what /proc shows of them from outside.
+
+Usage: cage-test.py CASE   (environment: VMMS, VMCTL, VMMS_VMWP, VMJAIL, GUEST_KERNEL)
+Exit 0 pass, 1 fail, 77 skip (with the reason on stdout)."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
+VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
+VMWP = os.environ.get("VMMS_VMWP", "build/src/vmwp/vmwp")
+VMJAIL = os.environ.get("VMJAIL", "build/src/vmms/vmjail")
+GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
+MIB = 1 << 20
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.01)
+    raise Fail(f"timed out waiting for {what}")
+
+
+class Rpc:
+    """One JSON-RPC connection (the vmms API, or a worker's control socket)."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, method, params=None):
+        rid = self.next_id
+        self.next_id += 1
+        req = {"jsonrpc": "2.0", "method": method, "id": rid}
+        if params is not None:
+            req["params"] = params
+        self.sock.sendall((json.dumps(req) + "\n").encode())
+        while True:
+            while b"\n" not in self.buf:
+                data = self.sock.recv(65536)
+                if not data:
+                    raise EOFError("connection closed")
+                self.buf += data
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line)
+            if msg.get("id") == rid:
+                return msg
+
+    def call(self, method, params=None):
+        r = self.request(method, params)
+        check("result" in r, f"{method} {params}: {r.get('error')}")
+        return r["result"]
+
+    def error(self, method, params=None):
+        r = self.request(method, params)
+        check("error" in r, f"{method} {params} succeeded: {r.get('result')}")
+        return r["error"]
+
+
+class Vmms:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vmms-cage.", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, "vmms.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.run = os.path.join(self.dir, "run")
+        self.images = os.path.join(self.dir, "images")
+        os.makedirs(self.images)
+        self.log = os.path.join(self.dir, "vmms.log")
+        self.proc = None
+
+    def start(self):
+        cmd = [VMMS, "--socket", self.socket, "--state-dir", self.state, "--run-dir", self.run,
+               "--allow-dir", self.images, "--allow-dir", os.path.dirname(os.path.abspath(GUEST))]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"),
+                                     stderr=subprocess.STDOUT, env=dict(os.environ, VMMS_VMWP=VMWP))
+        wait_for(lambda: self.answers(), 10, f"vmms to answer\n{self.logtext()}")
+
+    def answers(self):
+        if self.proc.poll() is not None:
+            raise Fail(f"vmms exited with {self.proc.returncode}\n{self.logtext()}")
+        try:
+            Rpc(self.socket, timeout=2).call("host.info")
+            return True
+        except (OSError, EOFError):
+            return False
+
+    def logtext(self):
+        try:
+            return open(self.log, errors="replace").read()
+        except OSError:
+            return ""
+
+    def client(self):
+        return Rpc(self.socket)
+
+    def image(self, name, size=16 * MIB):
+        path = os.path.join(self.images, name)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        return path
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Fail("vmms did not exit on SIGTERM")
+            check(self.proc.returncode == 0, f"vmms exited with {self.proc.returncode}")
+
+    def cleanup(self, pids):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in pids:
+            try:
+                if "vmwp" in open(f"/proc/{pid}/cmdline").read():
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def proc_status(pid):
+    res = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            res[k] = v.strip()
+    return res
+
+
+def need_kvm():
+    if not os.path.exists("/dev/kvm"):
+        raise Skip("no /dev/kvm: these cases boot VMs")
+    if os.geteuid() != 0:
+        raise Skip("needs root (vmms runs as root)")
+
+
+def start_vm(c, pids, name, **cfg):
+    c.call("vm.create", dict({"name": name, "memory": "64M"}, **cfg))
+    vm = c.call("vm.start", {"name": name})
+    pids.append(vm["pid"])
+    return vm
+
+
+# --- cases ---------------------------------------------------------------------------
+
+def case_status(v, pids):
+    """What /proc shows of two running workers: no capabilities, no_new_privs, seccomp,
+    their own uids, their own namespaces, a root that holds nothing of the host's."""
+    need_kvm()
+    v.start()
+    c = v.client()
+    a = start_vm(c, pids, "a", disks=[{"path": v.image("a.img")}])
+    b = start_vm(c, pids, "b", disks=[{"path": v.image("b.img")}])
+    uids = []
+    for vm in (a, b):
+        pid = vm["pid"]
+        st = proc_status(pid)
+        print(f"/proc/{pid}/status of VM '{vm['name']}':")
+        for k in ("Name", "Uid", "Gid", "Groups", "NSpid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+                  "NoNewPrivs", "Seccomp", "Seccomp_filters"):
+            print(f"  {k}:\t{st.get(k, '')}")
+        for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            check(int(st[k], 16) == 0, f"{k} {st[k]} of worker {pid}")
+        check(st["NoNewPrivs"] == "1", f"NoNewPrivs {st['NoNewPrivs']}")
+        check(st["Seccomp"] == "2", f"Seccomp {st['Seccomp']}")
+        check(int(st.get("Seccomp_filters", "2")) >= 2, "vmms' baseline and the worker's allowlist")
+        uid = st["Uid"].split()
+        check(len(set(uid)) == 1 and uid[0] != "0", f"Uid {st['Uid']}")
+        check(st["Gid"].split()[0] != "0" and st["Groups"] == "", f"Gid {st['Gid']} Groups {st['Groups']}")
+        uids.append(uid[0])
+        # PID 1 of a PID namespace of its own; mount, IPC, UTS and network namespaces of its own.
+        check(st["NSpid"].split()[-1] == "1" and len(st["NSpid"].split()) == 2, f"NSpid {st['NSpid']}")
+        for ns in ("mnt", "pid", "ipc", "uts", "net"):
+            check(os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), f"{ns} namespace shared")
+        host = subprocess.run(["nsenter", "-t", str(pid), "-u", "hostname"], capture_output=True, text=True)
+        check(host.returncode != 0 or host.stdout.strip() == vm["name"], f"hostname {host.stdout!r}")
+        limits = open(f"/proc/{pid}/limits").read()
+        check(re.search(r"Max open files\s+16384\s+16384", limits), limits)
+        check(re.search(r"Max core file size\s+0\s+0", limits), limits)
+        # Its root: /usr (read-only), the loader's links and cache, its own run directory.
+        root = f"/proc/{pid}/root"
+        top = set(os.listdir(root))
+        allowed = {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "proc",
+                   v.run.split("/")[1]}
+        check(top <= allowed, f"the worker's root holds {sorted(top - allowed)}")
+        check(os.listdir(f"{root}/etc") == ["ld.so.cache"], f"/etc: {os.listdir(root + '/etc')}")
+        for host_path in ("/dev", "/home", "/var", "/sys", "/root", v.state, v.images, "/dev/kvm",
+                          "/etc/passwd", "/run/vmms/ids"):
+            check(not os.path.exists(root + host_path), f"{host_path} is visible to the worker")
+        mine = os.path.join(v.run, "vms", vm["uuid"])
+        check(os.path.exists(f"{root}{mine}/control.sock"), "its own run directory is missing")
+        try:
+            open(f"{root}/usr/vmms-cage-test", "w")
+            raise Fail("/usr is writable in the cage")
+        except OSError as e:
+            check(e.errno in (30, 13), f"/usr: {e}")      # EROFS
+    check(uids[0] != uids[1], f"both workers run as uid {uids[0]}")
+    # Neither sees the other VM: its disk image, its run directory.
+    other = os.path.join(v.run, "vms", b["uuid"])
+    check(not os.path.exists(f"/proc/{a['pid']}/root{other}"), "VM a sees VM b's run directory")
+    for img in (a, b):
+        for pid in (a["pid"], b["pid"]):
+            check(not os.path.exists(f"/proc/{pid}/root{v.images}"), "the images directory is visible")
+    # A worker owns its run directory: a link it puts there (here: to VM b's console) gets
+    # no client a connection vmms made as root.
+    run_a = os.path.join(v.run, "vms", a["uuid"])
+    os.rename(f"{run_a}/console.sock", f"{run_a}/console.real")
+    os.symlink(os.path.join(other, "console.sock"), f"{run_a}/console.sock")
+    e = c.error("vm.console", {"name": "a", "fd": True})
+    check("console" in e["message"].lower(), f"{e}")
+    check("not by the worker" in v.logtext(), v.logtext())
+    c.call("vm.stop", {"name": "a", "turn_off": True})
+    c.call("vm.stop", {"name": "b", "turn_off": True})
+    c.close()
+    v.stop()
+
+
+def case_seccomp(v, pids):
+    """A worker that makes a forbidden system call dies and its VM is Critical, naming it."""
+    need_kvm()
+    v.start()
+    c = v.client()
+    # mount: never allowed; ioctl and socket: allowed only with the arguments the worker uses.
+    for name, call in (("m", "mount"), ("i", "ioctl"), ("s", "socket")):
+        vm = start_vm(c, pids, name, debug=True)
+        ctl = Rpc(os.path.join(v.run, "vms", vm["uuid"], "control.sock"))
+        try:
+            r = ctl.request("debug.forbidden_syscall", {"syscall": call})
+            raise Fail(f"{call}: the worker answered {r}")
+        except (EOFError, ConnectionResetError):
+            pass
+        vm = wait_for(lambda: (lambda x: x if x["state"] == "Critical" else None)(c.call("vm.get", {"name": name})),
+                      10, f"VM {name} Critical")
+        check(vm.get("reason") == f"seccomp violation: {call}", f"reason: {vm.get('reason')}")
+        print(f"{name}: {vm['state']}: {vm['reason']}")
+    rc = subprocess.run([VMCTL, "--socket", v.socket, "show", "m"], capture_output=True, text=True)
+    check("seccomp violation: mount" in rc.stdout, f"vmctl show: {rc.stdout}")
+    # Without "debug": true there is no such method.
+    vm = start_vm(c, pids, "plain")
+    ctl = Rpc(os.path.join(v.run, "vms", vm["uuid"], "control.sock"))
+    e = ctl.error("debug.forbidden_syscall", {"syscall": "mount"})
+    check(e["code"] == -32601 and "debug" in e["message"], f"{e}")
+    check(c.call("vm.get", {"name": "plain"})["state"] == "Running", "the plain VM suffered")
+    ctl.close()
+    c.call("vm.stop", {"name": "plain", "turn_off": True})
+    c.close()
+    v.stop()
+
+
+def cgroup_dir(pid, controller="memory"):
+    """The worker's cgroup directory: cgroup v2, else the v1 hierarchy of controller."""
+    lines = open(f"/proc/{pid}/cgroup").read().splitlines()
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        path = [x for x in lines if x.startswith("0::")][0][3:]
+        return "v2", "/sys/fs/cgroup" + path
+    for x in lines:
+        _, ctrl, path = x.split(":", 2)
+        if controller in ctrl.split(","):
+            return "v1", f"/sys/fs/cgroup/{controller}" + path
+    raise Skip(f"no {controller} cgroup")
+
+
+def read_int(path):
+    with open(path) as f:
+        s = f.read().strip()
+    return s if s == "max" else int(s)
+
+
+def case_cgroup(v, pids):
+    """memory.max = guest RAM + the overhead allowance, pids.max, CPU weight; gone at stop."""
+    need_kvm()
+    v.start()
+    c = v.client()
+    vm = start_vm(c, pids, "cg", vcpus=2, cpu_weight=200)
+    kind, d = cgroup_dir(vm["pid"])
+    check(os.path.basename(d) == "vmms-vm-" + vm["uuid"], f"the worker's cgroup is {d}")
+    allowance = {(64 + 256) * MIB, (64 + 256 + 2048) * MIB}      # sanitizer builds: +2 GiB
+    if kind == "v2":
+        mem = read_int(f"{d}/memory.max")
+        pids_max = read_int(f"{d}/pids.max")
+        if os.path.exists(f"{d}/cpu.weight"):
+            check(read_int(f"{d}/cpu.weight") == 200, "cpu.weight")
+    else:
+        mem = read_int(f"{d}/memory.limit_in_bytes")
+        pids_max = read_int(cgroup_dir(vm["pid"], "pids")[1] + "/pids.max")
+        cpu = cgroup_dir(vm["pid"], "cpu")[1] + "/cpu.shares"
+        if os.path.exists(cpu):
+            check(read_int(cpu) == 2048, f"cpu.shares {read_int(cpu)}")
+    print(f"cgroup {kind} {d}: memory limit {mem}, pids.max {pids_max}")
+    check(mem in allowance, f"memory limit {mem}, expected 64 MiB + the allowance")
+    check(pids_max == 1024 + 2, f"pids.max {pids_max}")
+    e = c.error("vm.create", {"name": "heavy", "cpu_weight": 0})
+    check(e["code"] == -32004 and "cpu_weight" in e["message"], f"{e}")
+    c.call("vm.stop", {"name": "cg", "turn_off": True})
+    wait_for(lambda: not os.path.exists(d), 5, f"{d} to go")
+    c.close()
+    v.stop()
+
+
+def case_paths(v, pids):
+    """Disks, kernels and initrds only below --allow-dir; no '..', no way out by a link; names
+    never paths."""
+    v.start()
+    c = v.client()
+    outside = os.path.join(v.dir, "outside.img")
+    open(outside, "wb").truncate(MIB)
+    os.symlink("/etc/passwd", os.path.join(v.images, "escape.img"))
+    os.symlink(outside, os.path.join(v.images, "escape2.img"))
+    for cfg, needle in (
+            ({"disks": [{"path": outside}]}, "outside the directories"),
+            ({"disks": [{"path": os.path.join(v.images, "../outside.img")}]}, "'..'"),
+            ({"disks": [{"path": os.path.join(v.images, "escape.img")}]}, "leads out"),
+            ({"disks": [{"path": os.path.join(v.images, "escape2.img")}]}, "leads out"),
+            ({"disks": [{"path": os.path.join(v.images, "none.img")}]}, "No such file"),
+            ({"kernel": "/etc/passwd"}, "outside the directories"),
+            ({"kernel": GUEST, "initrd": "/etc/shadow"}, "outside the directories")):
+        e = c.error("vm.create", dict({"name": "x"}, **cfg))
+        check(e["code"] == -32004 and needle in e["message"], f"{cfg}: {e}")
+    for name in ("..", ".", "a/b", "../../etc", "x" * 65, ""):
+        e = c.error("vm.create", {"name": name})
+        check(e["code"] == -32004 and e["message"].startswith("name"), f"name {name!r}: {e}")
+    # Inside: fine, also through a link that stays inside.
+    os.symlink("ok.img", os.path.join(v.images, "link.img"))
+    v.image("ok.img")
+    c.call("vm.create", {"name": "ok", "kernel": os.path.abspath(GUEST), "cmdline": "scenario=idle",
+                         "disks": [{"path": os.path.join(v.images, "link.img")}]})
+    if os.path.exists("/dev/kvm"):
+        vm = c.call("vm.start", {"name": "ok"})
+        pids.append(vm["pid"])
+        check(vm["state"] == "Running", f"{vm}")
+        c.call("vm.stop", {"name": "ok", "turn_off": True})
+    # A file swapped for a link after the VM was created is refused when it starts.
+    os.unlink(os.path.join(v.images, "ok.img"))
+    os.symlink("/etc/passwd", os.path.join(v.images, "ok.img"))
+    e = c.error("vm.start", {"name": "ok"})
+    check("leads out" in e["message"], f"{e}")
+    c.close()
+    v.stop()
+
+
+def case_unconfined(v, pids):
+    """vmwp by hand refuses to run a VM outside its cage, unless told --unconfined; vmjail
+    cages it as vmms does."""
+    need_kvm()
+    p = subprocess.run([VMWP, "--memory", "64", "--cmdline", "scenario=hello"], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 2 and "Refusing to run a VM outside the cage" in p.stderr and "vmjail" in p.stderr,
+          f"bare vmwp: {p.returncode} {p.stderr}")
+    check("#VMMS" not in p.stdout, "the guest ran")
+    p = subprocess.run([VMWP, "--unconfined", "--memory", "64", "--cmdline", "scenario=hello"], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0 and "--unconfined" in p.stderr and "WITHOUT its cage" in p.stderr,
+          f"--unconfined: {p.returncode} {p.stderr}")
+    check("status=pass" in p.stdout, p.stdout)
+    p = subprocess.run([VMJAIL, "--memory", "64", "--cmdline", "scenario=hello"], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0 and "status=pass" in p.stdout and "WITHOUT" not in p.stderr,
+          f"vmjail: {p.returncode} {p.stderr}")
+    p = subprocess.run([VMJAIL, "--unconfined"], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2 and "not for vmjail" in p.stderr, f"vmjail --unconfined: {p.returncode} {p.stderr}")
+    # A forbidden system call under vmjail: reported by name, the exit status says SIGSYS.
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "vm.json")
+        ctl = os.path.join(d, "ctl.sock")
+        with open(cfg, "w") as f:
+            json.dump({"name": "dbg", "memory": "64M", "cmdline": "scenario=idle", "debug": True}, f)
+        j = subprocess.Popen([VMJAIL, "--config", cfg, "--control", ctl], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: os.path.exists(ctl), 10, "the control socket")
+            try:
+                Rpc(ctl).request("debug.forbidden_syscall", {"syscall": "mount"})
+            except (EOFError, ConnectionResetError):
+                pass
+            _, err = j.communicate(timeout=20)
+        finally:
+            if j.poll() is None:
+                j.kill()
+                j.wait()
+        check(j.returncode == 128 + signal.SIGSYS and "seccomp violation: mount" in err,
+              f"vmjail: {j.returncode} {err}")
+
+
+CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(f"usage: {sys.argv[0]} CASE  ({', '.join(CASES)})")
+        return 2
+    v = Vmms()
+    pids = []
+    try:
+        CASES[sys.argv[1]](v, pids)
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except Exception as e:  # noqa: BLE001 - any failure shows the daemon's log
+        print(f"FAIL: {e!r}" if not isinstance(e, Fail) else f"FAIL: {e}")
+        print("--- vmms log ---")
+        print(v.logtext())
+        return 1
+    finally:
+        v.cleanup(pids)
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
