@@ -39,6 +39,7 @@ static void help(void)
                "Verbs:\n"
                "  create NAME [--memory SIZE] [--vcpus N] [--kernel PATH] [--initrd PATH]\n"
                "              [--cmdline STR] [--disk PATH[,ro][,cache=none]]... [--nic switch=NAME[,mac=..]]...\n"
+               "              [--nic tap=IFNAME[,bridge=BR][,mac=..][,queues=N]]...\n"
                "              [--hugepages] [--on-reboot restart|exit]\n"
                "  list                     the VMs: name, state, vCPUs, memory, uptime\n"
                "  show NAME                one VM in detail\n"
@@ -55,6 +56,12 @@ static void help(void)
                "                           key-value exchange with the guest (no operation: list)\n"
                "  copy-to NAME HOSTFILE GUESTPATH [--no-overwrite] [--mkdirs] [--mode MODE]\n"
                "                           copy a file into the guest (integration services)\n"
+               "  switch list              the virtual switches and the VMs on each\n"
+               "  switch create NAME --type private|internal|external [--uplink IFNAME]\n"
+               "              [--address A.B.C.D/N]\n"
+               "                           a virtual switch: private (guests only), internal (with\n"
+               "                           the host, at --address), external (bridged to --uplink)\n"
+               "  switch delete NAME       (no running VM may be on it)\n"
                "  host                     the host and vmms\n"
                "  events                   follow state changes\n"
                "  demo                     a guided first run (starts a private vmms if none runs)\n\n"
@@ -508,6 +515,7 @@ static int verb_events(struct verb_ctx *v)
 
 static int verb_kvp(struct verb_ctx *v) { return vmctl_kvp(v->ctl, v->argc, v->argv); }
 static int verb_copy_to(struct verb_ctx *v) { return vmctl_copy_to(v->ctl, v->argc, v->argv); }
+static int verb_switch(struct verb_ctx *v) { return vmctl_switch(v->ctl, v->argc, v->argv); }
 
 static const struct {
         const char *name;
@@ -527,6 +535,7 @@ static const struct {
         { "events", verb_events },
         { "kvp", verb_kvp },
         { "copy-to", verb_copy_to },
+        { "switch", verb_switch },
 };
 
 int main(int argc, char *argv[])

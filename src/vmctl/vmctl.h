@@ -39,5 +39,8 @@ int vmctl_console_run(int fd, const char *name);
 int vmctl_kvp(const struct vmctl *ctl, int argc, char **argv);
 int vmctl_copy_to(const struct vmctl *ctl, int argc, char **argv);
 
+/* switch.c: switch list|create|delete; argv[0] is "switch". */
+int vmctl_switch(const struct vmctl *ctl, int argc, char **argv);
+
 /* demo.c */
 int vmctl_demo(const struct vmctl *ctl);

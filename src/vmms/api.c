@@ -91,6 +91,14 @@ static int check_files(const struct vmms_manager *m, const struct vm_config *cfg
                 if (r < 0)
                         return r;
         }
+        for (unsigned i = 0; i < cfg->n_nics; i++) {
+                const char *sw = cfg->nics[i].switch_name;
+
+                if (sw && !vmms_switch_known(m, sw)) {
+                        snprintf(err, len, "nics[%u].switch: no switch named '%s' (vmctl switch list)", i, sw);
+                        return -ENOENT;
+                }
+        }
         return 0;
 }
 
@@ -475,6 +483,10 @@ const struct jsonrpc_method vmms_api_methods[] = {
         { "vm.kvp.set", vmms_api_kvp_set, VMMS_VERB_KVP },
         { "vm.kvp.delete", vmms_api_kvp_delete, VMMS_VERB_KVP },
         { "vm.copy_to", vmms_api_copy_to, VMMS_VERB_COPY },
+        /* Virtual switches: switches.c */
+        { "switch.create", vmms_api_switch_create },
+        { "switch.list", vmms_api_switch_list },
+        { "switch.delete", vmms_api_switch_delete },
         { "events.subscribe", api_subscribe },
         { "host.info", api_host_info },
 };

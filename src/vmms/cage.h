@@ -114,3 +114,15 @@ bool cage_parse_report(const char *report, size_t len, char *buf, size_t buf_len
 
 /* The bundled guest kernel for a given vmwp binary (the build tree's beside a build-tree vmwp). */
 const char *cage_bundled_kernel_path(const char *vmwp_path);
+
+/*
+ * The TAP of a worker's NIC, opened by the parent (a caged worker cannot): tap= opens or
+ * creates that interface (and makes it a port of bridge=), switch= creates the TAP
+ * `tap_name` and makes it a port of that vmms switch (switch.h). The parent hands the fds
+ * (vsp_tap_fd) over and frees the backend; a TAP created here goes when the worker's last
+ * fd closes. err names the interface or switch.
+ */
+struct nic_config;
+struct vsp_tap;
+int cage_nic_open(const struct nic_config *nic, const char *tap_name, struct vsp_tap **ret, char *err,
+                  size_t err_len);

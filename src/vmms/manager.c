@@ -421,6 +421,9 @@ int vmms_manager_start(struct vmms_manager *m)
         r = vmms_registry_load(m->vms_dirfd, load_vm, load_bad, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the registry in %s: %m", m->state_dir);
+        r = vmms_switches_load(m);
+        if (r < 0)
+                return r;
         r = manager_listen(m);
         if (r < 0)
                 return r;
@@ -592,6 +595,7 @@ void vmms_manager_free(struct vmms_manager *m)
         safe_close(m->lock_fd);
         sd_event_unref(m->event);
         free(m->socket_path);
+        json_object_put(m->switches);
         free(m->state_dir);
         free(m->run_dir);
         free(m->vmwp_path);

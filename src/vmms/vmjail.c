@@ -171,21 +171,14 @@ static int open_nic(struct jail *j, unsigned i, struct json_object *nics, struct
                 }
                 return 0;
         }
-        if (nic->tap)
-                r = vsp_tap_open(nic->tap, nic->queues, &j->taps[i]);
-        else if (nic->switch_name) {
-                char name[16];
+        {
+                char name[16], msg[256];
 
                 snprintf(name, sizeof(name), "vmt%u-%u", (unsigned)getpid() % 10000000u, i % 100u);
-                r = vsp_tap_open(name, nic->queues, &j->taps[i]);
-                if (r >= 0)
-                        r = vswitch_attach(nic->switch_name, vsp_tap_ifname(j->taps[i]));
-        } else
-                r = -EINVAL;
-        if (r >= 0 && nic->bridge)
-                r = vswitch_attach_bridge(nic->bridge, vsp_tap_ifname(j->taps[i]));
-        if (r < 0)
-                return config_error_set(err, "nic %u (%s): %s", i, what, strerror(-r));
+                r = cage_nic_open(nic, name, &j->taps[i], msg, sizeof(msg));
+                if (r < 0)
+                        return r == -ENOMEM ? r : config_error_set(err, "nic %u: %s", i, msg);
+        }
         for (unsigned k = 0; k < vsp_tap_queues(j->taps[i]); k++) {
                 int fd = fcntl(vsp_tap_fd(j->taps[i], k), F_DUPFD_CLOEXEC, 3);
 

@@ -77,6 +77,7 @@ struct vmms_manager {
         unsigned worker_id_first, worker_id_count;
         bool warned_cgroups;            /* told once that VMs run without cgroup limits */
         int vms_dirfd;                  /* STATE_DIR/vms */
+        struct json_object *switches;   /* STATE_DIR/switches.json (switches.c) */
         int lock_fd;                    /* STATE_DIR/lock, held while we run */
         int listen_fd;
         bool socket_activated;
@@ -145,6 +146,13 @@ int vmms_ic_on_heartbeat(struct vmms_vm *vm, struct json_object *params);
 void vmms_ic_on_worker_info(struct vmms_vm *vm, struct json_object *info);
 void vmms_ic_worker_changed(struct vmms_vm *vm, bool running);
 void vmms_ic_to_json(const struct vmms_vm *vm, struct json_object *o);
+
+/* switches.c: virtual switches (STATE_DIR/switches.json) */
+int vmms_switches_load(struct vmms_manager *m);         /* and create the missing ones */
+bool vmms_switch_known(const struct vmms_manager *m, const char *name);
+int vmms_api_switch_create(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+int vmms_api_switch_list(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+int vmms_api_switch_delete(struct jsonrpc_call *call, struct json_object *params, void *userdata);
 
 /* worker.c */
 /* Start vmwp for vm; on failure err says why (a message for the API caller). */

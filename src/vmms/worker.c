@@ -26,6 +26,7 @@
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "cage.h"
+#include "tap.h"
 #include "registry.h"
 #include "vmms.h"
 
@@ -349,6 +350,7 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
                            size_t err_len)
 {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *disks = NULL, *hold = NULL;
+        struct json_object *nics = NULL;
         struct vmms_vm *vm = w->vm;
         const struct vmms_manager *m = vm->manager;
         const char *s;
@@ -420,6 +422,45 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
         }
         if (disks)
                 json_object_object_add(o, "disks", TAKE_PTR(disks));
+        /* Its NICs' TAPs, created here in the host's network namespace ("vm" + the start of
+         * the VM's UUID + the NIC's index, so `ip link` tells whose they are). */
+        if (vm->cfg.n_nics > 0) {
+                nics = json_object_new_array();
+                if (!nics)
+                        return -ENOMEM;
+                json_object_object_add(o, "nics", nics);
+        }
+        for (unsigned i = 0; i < vm->cfg.n_nics; i++) {
+                struct json_object *q = json_object_new_array();
+                struct vsp_tap *tap = NULL;
+                char name[16], msg[256];
+
+                if (!q)
+                        return -ENOMEM;
+                json_object_array_add(nics, q);
+                snprintf(name, sizeof(name), "vm%.8s-%u", vm->cfg.uuid, i);
+                r = cage_nic_open(&vm->cfg.nics[i], name, &tap, msg, sizeof(msg));
+                if (r < 0) {
+                        snprintf(err, err_len, "nics[%u]: %s", i, msg);
+                        return r;
+                }
+                for (unsigned k = 0; k < vsp_tap_queues(tap); k++) {
+                        if (f->n + 1 >= WORKER_FDS_MAX) {
+                                vsp_tap_free(tap);
+                                snprintf(err, err_len, "nics: too many queues to pass to the worker");
+                                return -E2BIG;
+                        }
+                        fd = fcntl(vsp_tap_fd(tap, k), F_DUPFD_CLOEXEC, 3);
+                        if (fd < 0) {
+                                r = -errno;
+                                vsp_tap_free(tap);
+                                return r;
+                        }
+                        f->fds[f->n] = fd;
+                        json_object_array_add(q, json_object_new_int((int)f->n++));
+                }
+                vsp_tap_free(tap);
+        }
         fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (fd < 0) {
                 snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));

@@ -701,6 +701,144 @@ def case_demo(v):
     check(not os.path.exists(d), "demo left its directory")
 
 
+def new_netns():
+    """Move this test (and the vmms it starts) into a network namespace of its own, so the
+    switches it makes touch nothing of the host's."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x40000000) != 0:       # CLONE_NEWNET
+        raise Skip(f"cannot make a network namespace: {os.strerror(ctypes.get_errno())}")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+
+
+def links():
+    return subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+
+
+def remove_switches(c, priv, internal):
+    """Best effort, after a failure: the test's switches and the private one's namespace."""
+    for n in (priv, internal):
+        try:
+            c.call("switch.delete", {"name": n})
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+    subprocess.run(["ip", "netns", "del", f"vmms-sw-{priv}"], capture_output=True)
+
+
+def case_switches(v):
+    """Virtual switches through the API and vmctl: create, list, refuse what is wrong,
+    survive a vmms restart (and a host that lost them), delete."""
+    if os.geteuid() != 0:
+        raise Skip("needs root (switches are bridges)")
+    new_netns()
+    tag = str(os.getpid() % 100000)
+    priv, internal = f"p{tag}", f"i{tag}"
+    v.start()
+    c = v.client()
+    try:
+        check(c.call("switch.list") == [], "a new vmms has switches")
+        s = c.call("switch.create", {"name": priv, "type": "private"})
+        check(s["type"] == "private" and s["bridge"] == f"vms-{priv}" and s["present"], f"{s}")
+        check(os.path.exists(f"/run/netns/vmms-sw-{priv}"), "the private switch has no namespace")
+        rc, out, err = v.vmctl("switch", "create", internal, "--type", "internal", "--address", "10.98.0.1/24")
+        check(rc == 0 and f"vms-{internal}" in out, f"vmctl switch create: {rc} {out} {err}")
+        check(f"vms-{internal}" in links(), "the internal switch's bridge is missing")
+        addrs = subprocess.run(["ip", "-o", "addr", "show", f"vms-{internal}"], capture_output=True, text=True).stdout
+        check("10.98.0.1/24" in addrs, f"the host has no address on the internal switch: {addrs}")
+        # What is wrong is refused, and says what.
+        e = c.error("switch.create", {"name": priv, "type": "private"})
+        check(e["code"] == -32002 and priv in e["message"], f"duplicate: {e}")
+        e = c.error("switch.create", {"name": "x", "type": "hub"})
+        check(e["code"] == -32004 and e["message"].startswith("type"), f"bad type: {e}")
+        e = c.error("switch.create", {"name": "x", "type": "external"})
+        check(e["code"] == -32004 and e["message"].startswith("uplink"), f"no uplink: {e}")
+        e = c.error("switch.create", {"name": "x", "type": "external", "uplink": "nosuchnic0"})
+        check(e["code"] == -32004 and "uplink" in e["message"], f"missing uplink: {e}")
+        e = c.error("switch.create", {"name": "x", "type": "private", "address": "10.0.0.1/24"})
+        check(e["code"] == -32004 and e["message"].startswith("address"), f"address on private: {e}")
+        e = c.error("switch.create", {"name": "bad/name", "type": "private"})
+        check(e["code"] == -32004 and "name" in e["message"], f"bad name: {e}")
+        e = c.error("switch.create", {"name": "y", "type": "internal", "address": "300.1.1.1/99"})
+        check(e["code"] == -32004, f"bad address: {e}")
+        check(len(c.call("switch.list")) == 2, "a refused switch was kept")
+        rc, out, err = v.vmctl("switch", "create", "z")
+        check(rc == 2 and "--type" in err, f"vmctl without --type: {rc} {err}")
+        # VMs name switches vmms knows.
+        e = c.error("vm.create", {"name": "a", "nics": [{"switch": "ghost"}]})
+        check(e["code"] == -32004 and "nics[0].switch" in e["message"] and "ghost" in e["message"], f"{e}")
+        rc, out, err = v.vmctl("create", "a", "--nic", f"switch={priv}", "--memory", "64M")
+        check(rc == 0, f"vmctl create --nic: {rc} {err}")
+        vm = c.call("vm.get", {"name": "a"})
+        check(vm["config"]["nics"][0]["switch"] == priv, f"{vm['config']}")
+        rc, out, err = v.vmctl("switch", "list")
+        check(rc == 0 and priv in out and internal in out and re.search(rf"{priv}\s.*\sa$", out, re.M), out)
+        # They come back: after a restart of vmms, and after the host lost them.
+        c.close()
+        v.stop()
+        subprocess.run(["ip", "link", "del", f"vms-{internal}"], check=True)
+        v.start()
+        c = v.client()
+        check(f"vms-{internal}" in links(), f"the internal switch was not restored\n{v.logtext()}")
+        addrs = subprocess.run(["ip", "-o", "addr", "show", f"vms-{internal}"], capture_output=True, text=True).stdout
+        check("10.98.0.1/24" in addrs, f"the restored switch lost its address: {addrs}")
+        check(sorted(x["name"] for x in c.call("switch.list")) == sorted([priv, internal]), "switches lost")
+        # Delete.
+        rc, out, err = v.vmctl("switch", "delete", internal)
+        check(rc == 0, f"vmctl switch delete: {rc} {err}")
+        check(f"vms-{internal}" not in links(), "the bridge outlived its switch")
+        e = c.error("switch.delete", {"name": internal})
+        check(e["code"] == -32001, f"delete twice: {e}")
+    finally:
+        remove_switches(c, priv, internal)
+    check(not os.path.exists(f"/run/netns/vmms-sw-{priv}"), "the private switch's namespace outlived it")
+
+
+def case_switch_vms(v):
+    """Two VMs on a private switch reach each other; one on an internal switch answers the
+    host; a switch in use cannot be deleted; the TAPs go with the workers."""
+    need_kvm()
+    new_netns()
+    tag = str(os.getpid() % 100000)
+    priv, internal = f"p{tag}", f"i{tag}"
+    v.start()
+    c = v.client()
+    try:
+        c.call("switch.create", {"name": priv, "type": "private"})
+        c.call("switch.create", {"name": internal, "type": "internal", "address": "10.97.0.1/24"})
+        c.call("vm.create", {"name": "echo", "memory": "64M", "nics": [{"switch": priv}],
+                             "cmdline": "scenario=net-echo ip=10.124.0.2/24"})
+        c.call("vm.create", {"name": "ping", "memory": "64M", "nics": [{"switch": priv}],
+                             "cmdline": "scenario=net-ping peer=10.124.0.2 count=5 udp=1 ip=10.124.0.3/24"})
+        c.call("vm.create", {"name": "host", "memory": "64M", "nics": [{"switch": internal}],
+                             "cmdline": "scenario=net-echo ip=10.97.0.2/24"})
+        for n in ("echo", "host"):
+            v.track(c.call("vm.start", {"name": n}))
+        uuid = c.call("vm.get", {"name": "echo"})["uuid"]
+        ports = subprocess.run(["ip", "netns", "exec", f"vmms-sw-{priv}", "ip", "-o", "link"], capture_output=True,
+                               text=True).stdout
+        check(f"vm{uuid[:8]}-0" in ports and f"master vms-{priv}" in ports, f"the echo VM's TAP is no port:\n{ports}")
+        e = c.error("switch.delete", {"name": priv})
+        check(e["code"] == -32003 and "in use" in e["message"], f"deleting a switch in use: {e}")
+        # The host reaches the VM on the internal switch.
+        p = subprocess.run(["ping", "-c", "3", "-W", "2", "10.97.0.2"], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, f"the host cannot ping the VM on the internal switch:\n{p.stdout}{p.stderr}")
+        # VM to VM over the private switch: the ping VM powers off with its result.
+        v.track(c.call("vm.start", {"name": "ping"}))
+        con = console_fd(c, "ping")
+        out = console_read(con, r"#VMMS result .*", timeout=60)
+        os.close(con)
+        check("status=pass" in out and "name=net_udp_echoes value=5 " in out, f"VM to VM over the switch:\n{out}")
+        wait_for(lambda: c.call("vm.get", {"name": "ping"})["state"] == "Off", 30, "the ping VM to power off")
+        for n in ("echo", "host"):
+            c.call("vm.stop", {"name": n, "turn_off": True})
+        wait_for(lambda: f"vm{uuid[:8]}-0" not in subprocess.run(
+            ["ip", "netns", "exec", f"vmms-sw-{priv}", "ip", "-o", "link"], capture_output=True, text=True).stdout,
+            10, "the TAP to go with its worker")
+        c.call("switch.delete", {"name": priv})
+    finally:
+        remove_switches(c, priv, internal)
+
+
 CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
 
 
