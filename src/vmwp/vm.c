@@ -207,8 +207,11 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
 
                 r = vsp_blk_add(vm->bus, d, &vm->disks[i]);
                 if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EISDIR || r == -EROFS ||
-                    r == -EINVAL || r == -ENOTBLK)
-                        return config_error_set(err, "disk %s: %s", d->path, strerror(-r));
+                    r == -EINVAL || r == -ENOTBLK || r == -EOPNOTSUPP)
+                        return config_error_set(err, "disk %s: %s", d->path,
+                                                r == -EOPNOTSUPP ? "cache=none needs direct I/O (O_DIRECT), which its "
+                                                                   "file system does not support; use cache=writeback" :
+                                                strerror(-r));
                 if (r < 0)
                         return log_error_errno(r, "Failed to add disk %s: %m", d->path);
         }

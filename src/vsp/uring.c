@@ -110,6 +110,32 @@ static void image_probe_align(struct vsp_image *img)
         }
 }
 
+/*
+ * cache=none: O_DIRECT on the fd (the fd vmms passed may have it or not). A memory file
+ * system without direct I/O (tmpfs before Linux 6.6) has no page cache to bypass: plain
+ * I/O there is the same thing. Anywhere else -EOPNOTSUPP, so the caller can say why.
+ */
+static int image_set_direct(struct vsp_image *img)
+{
+        struct statfs sfs;
+        int fl = fcntl(img->fd, F_GETFL);
+
+        if (fl < 0)
+                return -errno;
+        if (!img->readonly && (fl & O_ACCMODE) == O_RDONLY)
+                return -EBADF;          /* a writable disk on a read-only fd */
+        if (fcntl(img->fd, F_SETFL, img->direct ? fl | O_DIRECT : fl & ~O_DIRECT) == 0)
+                return 0;
+        if (errno != EINVAL || !img->direct)
+                return -errno;
+        if (fstatfs(img->fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC ||
+                                            sfs.f_type == HUGETLBFS_MAGIC)) {
+                img->direct = false;
+                return fcntl(img->fd, F_SETFL, fl & ~O_DIRECT) < 0 ? -errno : 0;
+        }
+        return -EOPNOTSUPP;
+}
+
 int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
 {
         _cleanup_(vsp_image_freep) struct vsp_image *img = NULL;
@@ -121,27 +147,19 @@ int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
         img->readonly = c->readonly;
         img->direct = c->cache == DISK_CACHE_NONE;
         if (c->fd >= 0) {
-                int fl;
-
                 img->fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
                 if (img->fd < 0)
-                        return -errno;
-                fl = fcntl(img->fd, F_GETFL);
-                if (fl < 0)
-                        return -errno;
-                if (!c->readonly && (fl & O_ACCMODE) == O_RDONLY)
-                        return -EBADF;          /* a writable disk on a read-only fd */
-                fl = img->direct ? fl | O_DIRECT : fl & ~O_DIRECT;
-                if (fcntl(img->fd, F_SETFL, fl) < 0)
                         return -errno;
         } else {
                 if (!c->path)
                         return -EINVAL;
-                img->fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY |
-                                        (img->direct ? O_DIRECT : 0));
+                img->fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
                 if (img->fd < 0)
                         return -errno;
         }
+        r = image_set_direct(img);
+        if (r < 0)
+                return r;
         r = image_probe_size(img);
         if (r < 0)
                 return r;

@@ -38,6 +38,8 @@ struct vsp_io {
         int res;
 };
 
+/* -EOPNOTSUPP: cache=none on a file system without direct I/O (memory file systems
+ * fall back to plain I/O, which is the same there). */
 int vsp_image_open(const struct disk_config *c, struct vsp_image **ret);
 void vsp_image_free(struct vsp_image *img);
 uint64_t vsp_image_size(const struct vsp_image *img);          /* bytes */
