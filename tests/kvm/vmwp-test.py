@@ -36,10 +36,19 @@ def check(cond, msg):
         raise Fail(msg)
 
 
+# Slow hosts (scripts/nested-kvm: everything emulated) stretch the guests' time limits.
+TIME_SCALE = float(os.environ.get("VMMS_TEST_TIME_SCALE", "1"))
+
+
 def run(args, timeout=60, stdin=subprocess.DEVNULL, input=None):
     """Run vmwp to completion; returns (exit status, stdout, stderr)."""
-    p = subprocess.run([VMWP] + args, stdin=stdin if input is None else None, input=input,
-                       capture_output=True, timeout=timeout)
+    try:
+        p = subprocess.run([VMWP] + args, stdin=stdin if input is None else None, input=input,
+                           capture_output=True, timeout=timeout * TIME_SCALE)
+    except subprocess.TimeoutExpired as e:
+        so_far = (e.stdout or b"").decode(errors="replace")[-3000:]
+        raise Fail(f"vmwp {' '.join(args)}: no exit after {timeout * TIME_SCALE:.0f} s; its console so far:\n"
+                   f"{so_far}") from None
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
