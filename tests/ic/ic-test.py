@@ -10,7 +10,6 @@ Exit 0 pass, 1 fail, 77 skip (with the reason on stdout)."""
 import json
 import os
 import random
-import re
 import socket
 import subprocess
 import sys
@@ -19,37 +18,10 @@ import threading
 import time
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from vmmstest import vmwp_cmd, Fail, Skip, check  # noqa: E402
+
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
-
-
-_vmwp_cmd = None
-
-
-def vmwp_cmd():
-    """vmwp run by hand: outside vmms's cage it needs --unconfined (where it has that
-    option); VMWP_ARGS overrides."""
-    global _vmwp_cmd
-    if _vmwp_cmd is None:
-        extra = os.environ.get("VMWP_ARGS")
-        if extra is not None:
-            _vmwp_cmd = [VMWP] + extra.split()
-        else:
-            h = subprocess.run([VMWP, "--help"], capture_output=True, text=True, timeout=30).stdout
-            _vmwp_cmd = [VMWP] + (["--unconfined"] if "--unconfined" in h else [])
-    return list(_vmwp_cmd)
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 class RpcError(Exception):

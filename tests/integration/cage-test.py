@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from vmmstest import Fail, Skip, check, wait_for  # noqa: E402
 
 VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
 VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
@@ -23,29 +25,6 @@ VMWP = os.environ.get("VMMS_VMWP", "build/src/vmwp/vmwp")
 VMJAIL = os.environ.get("VMJAIL", "build/src/vmms/vmjail")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
 MIB = 1 << 20
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise Fail(f"timed out waiting for {what}")
 
 
 class Rpc:

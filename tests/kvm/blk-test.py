@@ -7,17 +7,18 @@ Usage: blk-test.py CASE   (environment: VMWP, GUEST_KERNEL, SOURCE_ROOT)
 Exit 0 pass, 1 fail, 77 skip (with the reason on stdout)."""
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from vmmstest import Fail, Skip, check, vmwp_cmd, wait_for_line, Control  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -27,19 +28,6 @@ MIB = 1 << 20
 SECTOR = 512
 M64 = (1 << 64) - 1
 K1, K2 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 # --- the guest's report lines ----------------------------------------------------------
@@ -128,24 +116,6 @@ def sha256(path):
 
 # --- running VMs -------------------------------------------------------------------------
 
-_vmwp_cmd = None
-
-
-def vmwp_cmd():
-    """vmwp run by hand: outside vmms's cage it needs --unconfined (where it has that
-    option); VMWP_ARGS overrides. The case "caged" runs the storage path through vmjail."""
-    global _vmwp_cmd
-    if _vmwp_cmd is None:
-        extra = os.environ.get("VMWP_ARGS")
-        if extra is not None:
-            _vmwp_cmd = [VMWP] + extra.split()
-        else:
-            h = subprocess.run([VMWP, "--help"], capture_output=True, text=True, timeout=30).stdout
-            bare = os.path.basename(VMWP).startswith("vmwp") and "--unconfined" in h
-            _vmwp_cmd = [VMWP] + (["--unconfined"] if bare else [])
-    return list(_vmwp_cmd)
-
-
 def descendants(pid):
     """Every process below pid (vmjail's worker lives in a PID namespace of its own)."""
     out, todo = [], [pid]
@@ -219,52 +189,6 @@ def boot(cmdline, disks, vcpus=1, memory="128M", timeout=90, extra=()):
     rc, out, err = vmwp(args + list(extra), timeout=timeout)
     check("AddressSanitizer" not in err and "runtime error" not in err, f"sanitizer report:\n{err}")
     return rc, out, err
-
-
-def wait_for_line(f, needle, timeout):
-    deadline = time.time() + timeout
-    buf = b""
-    while time.time() < deadline:
-        line = f.readline()
-        if not line:
-            break
-        buf += line
-        if needle in line:
-            return buf
-    raise Fail(f"'{needle.decode()}' not seen within {timeout}s:\n{buf.decode(errors='replace')}")
-
-
-class Control:
-    """A JSON-RPC client on vmwp's control socket."""
-
-    def __init__(self, path, timeout=10):
-        deadline = time.time() + timeout
-        while not os.path.exists(path):
-            if time.time() > deadline:
-                raise Fail(f"control socket {path} never appeared")
-            time.sleep(0.01)
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        self.s.settimeout(timeout)
-        self.buf = b""
-        self.next_id = 1
-
-    def call(self, method, **params):
-        rid = self.next_id
-        self.next_id += 1
-        self.s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
-        while True:
-            while b"\n" not in self.buf:
-                chunk = self.s.recv(65536)
-                if not chunk:
-                    raise Fail(f"control socket closed during {method}")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\n", 1)
-            msg = json.loads(line)
-            if msg.get("id") == rid:
-                if "error" in msg:
-                    raise Fail(f"{method}: {msg['error']}")
-                return msg["result"]
 
 
 # --- cases -------------------------------------------------------------------------------

@@ -15,25 +15,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from vmmstest import Fail, Skip, check, wait_for_line, Control  # noqa: E402
+
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
 SOURCE_ROOT = os.environ.get("SOURCE_ROOT", ".")
 LINUX = os.path.join(SOURCE_ROOT, ".cache/linux/vmlinuz")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CRASH = 0, 1, 2, 3
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 # Slow hosts (scripts/nested-kvm: everything emulated) stretch the guests' time limits.
@@ -197,19 +187,6 @@ def case_sigterm():
     check(time.time() - t0 < 5, "SIGTERM took too long")
 
 
-def wait_for_line(f, needle, timeout):
-    deadline = time.time() + timeout
-    buf = b""
-    while time.time() < deadline:
-        line = f.readline()
-        if not line:
-            break
-        buf += line
-        if needle in line:
-            return buf
-    raise Fail(f"'{needle.decode()}' not seen within {timeout}s:\n{buf.decode()}")
-
-
 def hugepages_free():
     with open("/proc/meminfo") as f:
         m = re.search(r"^HugePages_Free:\s+(\d+)", f.read(), re.M)
@@ -237,40 +214,6 @@ def case_hugepages():
     finally:
         with open("/proc/sys/vm/nr_hugepages", "w") as f:
             f.write(str(orig))
-
-
-class Control:
-    """A JSON-RPC client on vmwp's control socket."""
-
-    def __init__(self, path, timeout=10):
-        deadline = time.time() + timeout
-        while not os.path.exists(path):
-            if time.time() > deadline:
-                raise Fail(f"control socket {path} never appeared")
-            time.sleep(0.01)
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        self.s.settimeout(timeout)
-        self.buf = b""
-        self.next_id = 1
-
-    def call(self, method, **params):
-        import json
-        rid = self.next_id
-        self.next_id += 1
-        self.s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
-        while True:
-            while b"\n" not in self.buf:
-                chunk = self.s.recv(65536)
-                if not chunk:
-                    raise Fail(f"control socket closed during {method}")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\n", 1)
-            msg = json.loads(line)
-            if msg.get("id") == rid:
-                if "error" in msg:
-                    raise Fail(f"{method}: {msg['error']}")
-                return msg["result"]
 
 
 def case_pause_resume():

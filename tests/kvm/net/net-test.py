@@ -23,6 +23,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib"))
+from vmmstest import vmwp_cmd, Fail, Skip, check  # noqa: E402
+
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
 SWITCH_TOOL = os.environ.get("SWITCH_TOOL", "build/tests/kvm/net/switch-tool")
@@ -32,37 +35,6 @@ TUNSETIFF = 0x400454ca
 IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
 HOST_IP, GUEST_IP = "10.123.0.1", "10.123.0.2"
 TAG = f"{os.getpid() % 100000}"
-
-
-_vmwp_cmd = None
-
-
-def vmwp_cmd():
-    """vmwp run by hand, as root: outside vmms's cage it needs --unconfined (where it has that
-    option); VMWP_ARGS overrides. Opening TAPs by name needs CAP_NET_ADMIN, which only an
-    unconfined worker keeps (vmms opens TAPs for caged workers and passes the fds)."""
-    global _vmwp_cmd
-    if _vmwp_cmd is None:
-        extra = os.environ.get("VMWP_ARGS")
-        if extra is not None:
-            _vmwp_cmd = [VMWP] + extra.split()
-        else:
-            h = subprocess.run([VMWP, "--help"], capture_output=True, text=True, timeout=30).stdout
-            _vmwp_cmd = [VMWP] + (["--unconfined"] if "--unconfined" in h else [])
-    return list(_vmwp_cmd)
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def sh(*args, check_rc=True):

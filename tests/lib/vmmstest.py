@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: MIT
+"""What every test driver here shares: outcomes, waiting, running vmwp by hand, and a
+JSON-RPC client for a worker's control socket. Each driver exits 0 pass, 1 fail, 77 skip."""
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    """Poll pred until it returns something true; that is returned."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.01)
+    raise Fail(f"timed out waiting for {what}")
+
+
+def wait_for_line(f, needle, timeout):
+    """Read the binary stream f until a line holds needle (bytes); returns all read so far."""
+    deadline = time.time() + timeout
+    buf = b""
+    while time.time() < deadline:
+        line = f.readline()
+        if not line:
+            break
+        buf += line
+        if needle in line:
+            return buf
+    raise Fail(f"'{needle.decode()}' not seen within {timeout}s:\n{buf.decode(errors='replace')}")
+
+
+_vmwp_cmd = None
+
+
+def vmwp_cmd():
+    """vmwp run by hand ($VMWP): outside vmms's cage it needs --unconfined, unless $VMWP is
+    vmjail, which cages it; VMWP_ARGS overrides. Opening TAPs by name needs CAP_NET_ADMIN,
+    which only an unconfined worker keeps (vmms and vmjail open TAPs for caged workers)."""
+    global _vmwp_cmd
+    if _vmwp_cmd is None:
+        vmwp = os.environ.get("VMWP", "build/src/vmwp/vmwp")
+        extra = os.environ.get("VMWP_ARGS")
+        if extra is not None:
+            _vmwp_cmd = [vmwp] + extra.split()
+        else:
+            h = subprocess.run([vmwp, "--help"], capture_output=True, text=True, timeout=30).stdout
+            bare = os.path.basename(vmwp).startswith("vmwp") and "--unconfined" in h
+            _vmwp_cmd = [vmwp] + (["--unconfined"] if bare else [])
+    return list(_vmwp_cmd)
+
+
+class Control:
+    """A JSON-RPC client on vmwp's control socket."""
+
+    def __init__(self, path, timeout=10):
+        deadline = time.time() + timeout
+        while not os.path.exists(path):
+            if time.time() > deadline:
+                raise Fail(f"control socket {path} never appeared")
+            time.sleep(0.01)
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.s.settimeout(timeout)
+        self.buf = b""
+        self.next_id = 1
+
+    def call(self, method, **params):
+        rid = self.next_id
+        self.next_id += 1
+        self.s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise Fail(f"control socket closed during {method}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line)
+            if msg.get("id") == rid:
+                if "error" in msg:
+                    raise Fail(f"{method}: {msg['error']}")
+                return msg["result"]
