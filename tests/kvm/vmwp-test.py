@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Fail, Skip, check, wait_for_line, Control  # noqa: E402
+from vmmstest import Fail, Skip, check, wait_for_line, Control, host_has_hw_virt  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -405,16 +405,6 @@ def case_linux_early():
         _, err = p.communicate(timeout=30)
     check(b"KASLR disabled: 'nokaslr' on cmdline" in buf, buf.decode(errors="replace"))
     check(p.returncode == EXIT_OK, f"exit {p.returncode}\n{err.decode()}")
-
-
-def host_has_hw_virt():
-    with open("/proc/cpuinfo") as f:
-        flags = f.read()
-    if not re.search(r"^flags\s*:.*\b(vmx|svm)\b", flags, re.M):
-        return False, "this host's CPU has no VT-x/AMD-V"
-    if os.path.exists("/sys/module/kvm_pvm"):
-        return False, "/dev/kvm is PVM (kvm_pvm), which runs a stock Linux kernel emulated"
-    return True, ""
 
 
 def case_linux_full():

@@ -4,6 +4,7 @@ JSON-RPC client for a worker's control socket. Each driver exits 0 pass, 1 fail,
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -45,6 +46,18 @@ def wait_for_line(f, needle, timeout):
         if needle in line:
             return buf
     raise Fail(f"'{needle.decode()}' not seen within {timeout}s:\n{buf.decode(errors='replace')}")
+
+
+def host_has_hw_virt():
+    """(True, "") where /dev/kvm runs a stock Linux kernel at full speed (VT-x/AMD-V); else
+    (False, why). PVM runs it emulated: minutes to user space (../shared/HOST-NOTES.md)."""
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    if not re.search(r"^flags\s*:.*\b(vmx|svm)\b", flags, re.M):
+        return False, "this host's CPU has no VT-x/AMD-V"
+    if os.path.exists("/sys/module/kvm_pvm"):
+        return False, "/dev/kvm is PVM (kvm_pvm), which runs a stock Linux kernel emulated"
+    return True, ""
 
 
 _vmwp_cmd = None
