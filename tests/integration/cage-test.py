@@ -11,13 +11,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Fail, Skip, check, wait_for  # noqa: E402
+from vmmstest import Client as Rpc, Fail, Skip, check, wait_for  # noqa: E402
 
 VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
 VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
@@ -25,48 +24,6 @@ VMWP = os.environ.get("VMMS_VMWP", "build/src/vmwp/vmwp")
 VMJAIL = os.environ.get("VMJAIL", "build/src/vmms/vmjail")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
 MIB = 1 << 20
-
-
-class Rpc:
-    """One JSON-RPC connection (the vmms API, or a worker's control socket)."""
-
-    def __init__(self, path, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
-        self.next_id = 1
-
-    def close(self):
-        self.sock.close()
-
-    def request(self, method, params=None):
-        rid = self.next_id
-        self.next_id += 1
-        req = {"jsonrpc": "2.0", "method": method, "id": rid}
-        if params is not None:
-            req["params"] = params
-        self.sock.sendall((json.dumps(req) + "\n").encode())
-        while True:
-            while b"\n" not in self.buf:
-                data = self.sock.recv(65536)
-                if not data:
-                    raise EOFError("connection closed")
-                self.buf += data
-            line, self.buf = self.buf.split(b"\n", 1)
-            msg = json.loads(line)
-            if msg.get("id") == rid:
-                return msg
-
-    def call(self, method, params=None):
-        r = self.request(method, params)
-        check("result" in r, f"{method} {params}: {r.get('error')}")
-        return r["result"]
-
-    def error(self, method, params=None):
-        r = self.request(method, params)
-        check("error" in r, f"{method} {params} succeeded: {r.get('result')}")
-        return r["error"]
 
 
 class Vmms:

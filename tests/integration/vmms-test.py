@@ -19,79 +19,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Fail, Skip, check, wait_for  # noqa: E402
+from vmmstest import Client, Fail, Skip, check, wait_for  # noqa: E402
 
 VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
 VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
-
-
-class Client:
-    """A JSON-RPC client on the vmms socket; keeps notifications and passed fds."""
-
-    def __init__(self, path, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
-        self.next_id = 1
-        self.events = []
-        self.fds = []
-
-    def close(self):
-        for fd in self.fds:
-            os.close(fd)
-        self.fds = []
-        self.sock.close()
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def read_message(self):
-        while b"\n" not in self.buf:
-            data, fds, _, _ = socket.recv_fds(self.sock, 65536, 16)
-            self.fds += fds
-            if not data:
-                raise EOFError("connection closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def request(self, method, params=None):
-        """Send a request; returns the whole response object."""
-        rid = self.next_id
-        self.next_id += 1
-        req = {"jsonrpc": "2.0", "method": method, "id": rid}
-        if params is not None:
-            req["params"] = params
-        self.send_raw((json.dumps(req) + "\n").encode())
-        while True:
-            msg = self.read_message()
-            if "method" in msg:
-                self.events.append(msg)
-                continue
-            if msg.get("id") == rid or msg.get("id") is None:
-                return msg
-
-    def call(self, method, params=None):
-        """The result, or Fail with the error."""
-        r = self.request(method, params)
-        check("result" in r, f"{method} {params}: {r.get('error')}")
-        return r["result"]
-
-    def error(self, method, params=None):
-        r = self.request(method, params)
-        check("error" in r, f"{method} {params} succeeded: {r.get('result')}")
-        return r["error"]
-
-    def next_event(self, timeout=10):
-        if self.events:
-            return self.events.pop(0)
-        self.sock.settimeout(timeout)
-        while True:
-            msg = self.read_message()
-            if "method" in msg:
-                return msg
 
 
 class Vmms:

@@ -111,3 +111,73 @@ class Control:
                 if "error" in msg:
                     raise Fail(f"{method}: {msg['error']}")
                 return msg["result"]
+
+
+# --- JSON-RPC 2.0, one text per line: vmms' API socket (and a worker's control socket) ----
+
+class Client:
+    """A JSON-RPC client on the vmms socket; keeps notifications and passed fds."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.next_id = 1
+        self.events = []
+        self.fds = []
+
+    def close(self):
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def read_message(self):
+        while b"\n" not in self.buf:
+            data, fds, _, _ = socket.recv_fds(self.sock, 65536, 16)
+            self.fds += fds
+            if not data:
+                raise EOFError("connection closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, method, params=None):
+        """Send a request; returns the whole response object."""
+        rid = self.next_id
+        self.next_id += 1
+        req = {"jsonrpc": "2.0", "method": method, "id": rid}
+        if params is not None:
+            req["params"] = params
+        self.send_raw((json.dumps(req) + "\n").encode())
+        while True:
+            msg = self.read_message()
+            if "method" in msg:
+                self.events.append(msg)
+                continue
+            if msg.get("id") == rid or msg.get("id") is None:
+                return msg
+
+    def call(self, method, params=None):
+        """The result, or Fail with the error."""
+        r = self.request(method, params)
+        check("result" in r, f"{method} {params}: {r.get('error')}")
+        return r["result"]
+
+    def error(self, method, params=None):
+        r = self.request(method, params)
+        check("error" in r, f"{method} {params} succeeded: {r.get('result')}")
+        return r["error"]
+
+    def next_event(self, timeout=10):
+        if self.events:
+            return self.events.pop(0)
+        self.sock.settimeout(timeout)
+        while True:
+            msg = self.read_message()
+            if "method" in msg:
+                return msg
