@@ -220,9 +220,11 @@ int vmms_api_switch_create(struct jsonrpc_call *call, struct json_object *params
         if (r == -EEXIST)
                 return jsonrpc_call_error(call, VMMS_ERROR_EXISTS,
                                           "Switch '%s': its bridge exists on the host but vmms does not manage it", n);
+        if (r == -ENODEV)
+                return jsonrpc_call_error(call, VMMS_ERROR_CONFIG, "uplink: the host has no interface '%s'", c.uplink);
         if (r < 0)
-                return jsonrpc_call_error(call, r == -ENODEV ? VMMS_ERROR_CONFIG : VMMS_ERROR_FAILED,
-                                          "Switch '%s' cannot be created: %s", n, create_error(r));
+                return jsonrpc_call_error(call, VMMS_ERROR_FAILED, "Switch '%s' cannot be created: %s", n,
+                                          create_error(r));
         e = json_object_new_object();
         if (!e) {
                 (void)vswitch_delete(n);

@@ -682,7 +682,8 @@ def case_switches(v):
         e = c.error("switch.create", {"name": "x", "type": "external"})
         check(e["code"] == -32004 and e["message"].startswith("uplink"), f"no uplink: {e}")
         e = c.error("switch.create", {"name": "x", "type": "external", "uplink": "nosuchnic0"})
-        check(e["code"] == -32004 and "uplink" in e["message"], f"missing uplink: {e}")
+        check(e["code"] == -32004 and e["message"].startswith("uplink") and "nosuchnic0" in e["message"],
+              f"missing uplink: {e}")
         e = c.error("switch.create", {"name": "x", "type": "private", "address": "10.0.0.1/24"})
         check(e["code"] == -32004 and e["message"].startswith("address"), f"address on private: {e}")
         e = c.error("switch.create", {"name": "bad/name", "type": "private"})
