@@ -29,3 +29,8 @@ bool string_has_prefix(const char *s, const char *prefix);
 bool name_is_valid(const char *s);
 
 int fd_set_nonblock(int fd, bool nonblock);
+
+/* Create the directories above path (not path itself) with mode; existing ones are fine. */
+int mkdir_parents(const char *path, mode_t mode);
+/* The same with the parents 0755, then path itself with mode. */
+int mkdir_p(const char *path, mode_t mode);

@@ -477,25 +477,6 @@ int cage_ids_parse(const char *s, unsigned *ret_first, unsigned *ret_count)
         return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int cage_id_lease(unsigned first, unsigned count, uid_t *ret_id, int *ret_lock_fd)
 {
         _cleanup_close_ int dir = -1;

@@ -46,23 +46,6 @@ static char *path_absolute(const char *p)
         return r;
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        return 0;
-}
-
 struct vmms_vm *vmms_manager_find(struct vmms_manager *m, const char *name_or_uuid)
 {
         for (size_t i = 0; i < m->n_vms; i++)

@@ -69,25 +69,6 @@ int vmms_write_file_atomic(int dirfd, const char *name, const void *data, size_t
         return vmms_write_file_atomic_until(dirfd, name, data, len, mode, VMMS_WRITE_DONE);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int vmms_registry_open(const char *state_dir, int *ret_dirfd)
 {
         _cleanup_free_ char *vms = NULL;
