@@ -147,25 +147,7 @@ CASES = {
 
 
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE  ({', '.join(CASES)})")
-        return 2
-    v = vt.Vmms()
-    try:
-        CASES[sys.argv[1]](v)
-        v.stop()
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Exception as e:  # noqa: BLE001 - any failure shows the daemon's log
-        print(f"FAIL: {e!r}" if not isinstance(e, Fail) else f"FAIL: {e}")
-        print("--- vmms log ---")
-        print(v.logtext())
-        return 1
-    finally:
-        v.cleanup()
-    print("PASS")
-    return 0
+    return vt.main(CASES)
 
 
 if __name__ == "__main__":

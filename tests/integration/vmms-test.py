@@ -772,13 +772,16 @@ def case_switch_vms(v):
 CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE  ({', '.join(CASES)})")
+def main(cases=None):
+    """Run the case argv[1] of cases (default: this file's) against a private vmms; the
+    integration-service tests (tests/ic/ic-vmms-test.py) use it with theirs."""
+    cases = cases if cases is not None else CASES
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(f"usage: {sys.argv[0]} CASE  ({', '.join(cases)})")
         return 2
     v = Vmms()
     try:
-        CASES[sys.argv[1]](v)
+        cases[sys.argv[1]](v)
         v.stop()
     except Skip as e:
         print(f"SKIP: {e}")
