@@ -34,3 +34,10 @@ int fd_set_nonblock(int fd, bool nonblock);
 int mkdir_parents(const char *path, mode_t mode);
 /* The same with the parents 0755, then path itself with mode. */
 int mkdir_p(const char *path, mode_t mode);
+
+/*
+ * Open /dev/kvm read-write. When it cannot be, ret_why (if given) gets one line for an
+ * operator that names the cause and the way out: on a host without hardware virtualisation
+ * that a source checkout can still run VMs in a nested VM (scripts/nested-kvm).
+ */
+int kvm_open(char *ret_why, size_t why_len);

@@ -253,3 +253,26 @@ int mkdir_p(const char *path, mode_t mode)
                 return -errno;
         return 0;
 }
+
+int kvm_open(char *ret_why, size_t why_len)
+{
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        int r = -errno;
+
+        if (fd >= 0)
+                return fd;
+        if (!ret_why)
+                return r;
+        if (r == -ENOENT || r == -ENODEV || r == -ENXIO)
+                snprintf(ret_why, why_len,
+                         "this host has no /dev/kvm: it offers no hardware virtualisation (VT-x/AMD-V, or "
+                         "a loaded kvm module). From a source checkout VMs still run, slowly, in a nested VM "
+                         "with emulated AMD-V: scripts/nested-kvm -- COMMAND, e.g. "
+                         "scripts/nested-kvm -- build/src/vmctl/vmctl demo");
+        else if (r == -EACCES || r == -EPERM)
+                snprintf(ret_why, why_len, "cannot open /dev/kvm: %s (run as root, or as a member of "
+                         "the group that owns /dev/kvm)", strerror(-r));
+        else
+                snprintf(ret_why, why_len, "cannot open /dev/kvm: %s", strerror(-r));
+        return r;
+}

@@ -199,9 +199,13 @@ static int open_resources(struct jail *j, struct config_error *err)
         struct json_object *disks = NULL, *nics = NULL;
         int fd, r, pipefd[2];
 
-        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(-errno, "Failed to open /dev/kvm: %m");
+        char why[512];
+
+        fd = kvm_open(why, sizeof(why));
+        if (fd < 0) {
+                log_error("%s", why);
+                return fd;
+        }
         if ((r = jail_add_fd(j, "kvm", fd)) < 0)
                 return r;
         fd = open(cfg->kernel, O_RDONLY | O_CLOEXEC | O_NOCTTY);

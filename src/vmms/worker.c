@@ -461,11 +461,9 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
                 }
                 vsp_tap_free(tap);
         }
-        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (fd < 0) {
-                snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));
-                return -errno;
-        }
+        fd = kvm_open(err, err_len);
+        if (fd < 0)
+                return fd;
         f->fds[f->n] = fd;
         json_object_object_add(o, "kvm", json_object_new_int((int)f->n++));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);

@@ -317,11 +317,21 @@ int vmwp_vm_new(const struct vm_config *cfg, const struct vmwp_images *img, stru
                 goto fail;
         }
         /* vmms passes /dev/kvm (the worker may not open it); each boot gets its own copy. */
-        vm->kvm_fd = cfg->kvm_fd >= 0 ? fcntl(cfg->kvm_fd, F_DUPFD_CLOEXEC, 3)
-                                      : open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (vm->kvm_fd < 0) {
-                r = log_error_errno(-errno, "Failed to open /dev/kvm: %m");
-                goto fail;
+        if (cfg->kvm_fd >= 0) {
+                vm->kvm_fd = fcntl(cfg->kvm_fd, F_DUPFD_CLOEXEC, 3);
+                if (vm->kvm_fd < 0) {
+                        r = log_error_errno(-errno, "Failed to duplicate the /dev/kvm fd: %m");
+                        goto fail;
+                }
+        } else {
+                char why[512];
+
+                vm->kvm_fd = kvm_open(why, sizeof(why));
+                if (vm->kvm_fd < 0) {
+                        r = vm->kvm_fd;
+                        log_error("%s", why);
+                        goto fail;
+                }
         }
         if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
                 r = log_error_errno(-ENOTSUP, "/dev/kvm speaks an unknown API version");

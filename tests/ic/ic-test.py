@@ -19,7 +19,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import vmwp_cmd, Fail, Skip, check, host_has_hw_virt  # noqa: E402
+from vmmstest import TIME_SCALE, vmwp_cmd, Fail, Skip, check, host_has_hw_virt  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 
@@ -396,7 +396,7 @@ def case_linux(d):
     for path, what in ((linux, "the test kernel"), (os.path.join(modules, "order"), "its modules"),
                        (vmic, "vmic")):
         check(os.path.exists(path), f"{path} missing ({what}): scripts/setup and the build make it")
-    scale = float(os.environ.get("VMMS_TEST_TIME_SCALE", "1"))
+    scale = TIME_SCALE
     initrd = os.path.join(d, "initrd.cpio")
     p = subprocess.run([os.path.join(src, "guest/linux/mkinitramfs"), "--vmic", vmic, "--modules", modules, initrd],
                        capture_output=True, text=True, timeout=60 * scale)

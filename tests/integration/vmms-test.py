@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Client, Fail, Skip, check, wait_for  # noqa: E402
+from vmmstest import TIME_SCALE, Client, Fail, Skip, check, wait_for  # noqa: E402
 
 VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
 VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
@@ -128,18 +128,20 @@ def fd_count(pid):
 
 
 def console_read(fd, until, timeout=10):
-    """Read a console fd until the text matches `until` (a regex)."""
+    """Read a console fd until a complete line matches `until` (a regex): a line still being
+    written ("status=pa") is never judged. Returns all the text read."""
     os.set_blocking(fd, False)
     out = b""
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * TIME_SCALE
     while time.time() < deadline:
         try:
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
             out += chunk
-            if re.search(until, out.decode(errors="replace")):
-                return out.decode(errors="replace")
+            text = out.decode(errors="replace")
+            if any(re.search(until, line) for line in text.splitlines(keepends=True) if line.endswith("\n")):
+                return text
         except BlockingIOError:
             time.sleep(0.01)
     raise Fail(f"console: no match for {until!r} in:\n{out.decode(errors='replace')}")

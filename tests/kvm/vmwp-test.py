@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Fail, Skip, check, wait_for_line, Control, host_has_hw_virt  # noqa: E402
+from vmmstest import TIME_SCALE, Fail, Skip, check, wait_for_line, Control, host_has_hw_virt  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -24,10 +24,6 @@ SOURCE_ROOT = os.environ.get("SOURCE_ROOT", ".")
 LINUX = os.path.join(SOURCE_ROOT, ".cache/linux/vmlinuz")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CRASH = 0, 1, 2, 3
-
-
-# Slow hosts (scripts/nested-kvm: everything emulated) stretch the guests' time limits.
-TIME_SCALE = float(os.environ.get("VMMS_TEST_TIME_SCALE", "1"))
 
 
 def run(args, timeout=60, stdin=subprocess.DEVNULL, input=None):
