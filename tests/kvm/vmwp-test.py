@@ -103,10 +103,45 @@ def case_smp():
     expect_pass(out, "smp")
 
 
+# KVM's LAPIC counts at its 1 GHz bus clock; the guest divides it by 16.
+KVM_LAPIC_TIMER_HZ = 1000000000 // 16
+
+
 def case_timer():
-    rc, out, err = boot("timer")
-    check(rc == EXIT_OK, f"exit {rc}\n{err}")
-    expect_pass(out, "timer")
+    """Every clock the guest sees at the right rate (guest/kernel/scenarios/timer.c), and the
+    guest's clock against this host's: two lines window_ms apart by the guest's clock must
+    arrive here that far apart, within a quarter (line delivery adds milliseconds; a clock at
+    half or double speed is off by seconds)."""
+    window_ms = int(1000 * TIME_SCALE)
+    cmdline = (f"scenario=timer lapic_hz={KVM_LAPIC_TIMER_HZ} oneshot_ms={int(10 * TIME_SCALE)} "
+               f"window_ms={window_ms}")
+    p = subprocess.Popen([VMWP, "--cmdline", cmdline, "--memory", "128M"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    marks, out = {}, b""
+    try:
+        deadline = time.time() + 60 * TIME_SCALE
+        while time.time() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            out += line
+            m = re.match(rb"#VMMS info clock_mark n=(\d) ns=(\d+)", line.strip())
+            if m:
+                marks[int(m.group(1))] = (time.monotonic(), int(m.group(2)))
+        p.wait(timeout=30 * TIME_SCALE)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = out.decode(errors="replace")
+    check(p.returncode == EXIT_OK, f"exit {p.returncode}\n{p.stderr.read().decode(errors='replace')}\n{text}")
+    expect_pass(text, "timer")
+    check(1 in marks and 2 in marks, f"no clock_mark lines:\n{text}")
+    host_s = marks[2][0] - marks[1][0]
+    guest_s = (marks[2][1] - marks[1][1]) / 1e9
+    print(f"clock window: guest {guest_s:.3f} s, host {host_s:.3f} s")
+    check(0.8 <= host_s / guest_s <= 1.25,
+          f"the guest's clock measured {guest_s:.3f} s while {host_s:.3f} s passed on the host")
 
 
 def case_memtest_high():
