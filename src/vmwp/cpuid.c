@@ -29,6 +29,16 @@ int vmwp_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret)
         c->nent = CPUID_MAX_ENTRIES;
         if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
                 return -errno;
+        /*
+         * KVM leaves out what only its in-kernel LAPIC provides: the TSC-deadline timer. A
+         * guest without it calibrates the LAPIC timer against the PIT at boot, which goes
+         * wrong where time is emulated (nested, PVM): Linux then ran its ticks off the PIT
+         * with broadcast IPIs and stalled in SMP boots. QEMU and Firecracker set it too.
+         */
+        if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+                for (unsigned i = 0; i < c->nent; i++)
+                        if (c->entries[i].function == 1)
+                                c->entries[i].ecx |= CPUID1_ECX_TSC_DEADLINE;
         *ret = TAKE_PTR(c);
         return 0;
 }
