@@ -41,3 +41,14 @@ int mkdir_p(const char *path, mode_t mode);
  * that a source checkout can still run VMs in a nested VM (scripts/nested-kvm).
  */
 int kvm_open(char *ret_why, size_t why_len);
+
+/*
+ * Open an image (kernel, initrd, disk) as what it must be: path is looked up O_PATH (below
+ * dirfd with openat2's `resolve` flags, e.g. RESOLVE_BENEATH; AT_FDCWD and 0 for a plain
+ * path), and only a regular file or block device is then opened with flags, through that
+ * same inode. A FIFO, socket, directory or character device is refused with -EBADFD and
+ * never waited on; *ret_kind (optional) then names what it is ("a FIFO", ...).
+ */
+int image_open_at(int dirfd, const char *path, int flags, uint64_t resolve, const char **ret_kind);
+/* The same check for an fd opened elsewhere. */
+int image_check_fd(int fd, const char **ret_kind);

@@ -8,12 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/util.h"
 #include "vmms.h"
 
 /* The part of path below dir ("" when path is dir itself), or NULL. */
@@ -58,10 +59,7 @@ int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char 
         }
         for (size_t i = 0; i < m->n_allow_dirs; i++) {
                 const char *rel = path_below(path, m->allow_dirs[i]);
-                struct open_how how = {
-                        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
-                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-                };
+                const char *kind = NULL;
                 _cleanup_close_ int dfd = -1;
                 int fd;
 
@@ -70,17 +68,22 @@ int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char 
                 dfd = open(m->allow_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (dfd < 0)
                         continue;
-                fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+                /* Only a regular file or block device, looked at before it is opened: a FIFO
+                 * named as an image would otherwise block vmms in open(). */
+                fd = image_open_at(dfd, rel, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, &kind);
                 if (fd < 0) {
-                        int r = -errno;
+                        int r = fd;
 
-                        if (r == -EXDEV)
+                        if (r == -EBADFD)
+                                snprintf(err, err_len, "%s: %s is %s, not a regular file or block device", key, path,
+                                         kind);
+                        else if (r == -EXDEV)
                                 snprintf(err, err_len, "%s: %s leads out of the allowed directory %s", key, path,
                                          m->allow_dirs[i]);
                         else
                                 snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
                         return r == -ENOENT || r == -EACCES || r == -EISDIR || r == -EROFS || r == -EXDEV ||
-                               r == -ELOOP || r == -ENOTDIR ? -EINVAL : r;
+                               r == -ELOOP || r == -ENOTDIR || r == -EBADFD ? -EINVAL : r;
                 }
                 *ret_fd = fd;
                 return 0;

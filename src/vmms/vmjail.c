@@ -192,6 +192,19 @@ static int open_nic(struct jail *j, unsigned i, struct json_object *nics, struct
         return 0;
 }
 
+/* A kernel, initrd or disk: a regular file or block device, never waited on (a FIFO). */
+static int jail_open_image(const char *path, int flags, const char *what, struct config_error *err)
+{
+        const char *kind = NULL;
+        int fd = image_open_at(AT_FDCWD, path, flags, 0, &kind);
+
+        if (fd == -EBADFD)
+                return config_error_set(err, "%s %s: is %s, not a regular file or block device", what, path, kind);
+        if (fd < 0)
+                return config_error_set(err, "%s %s: %s", what, path, strerror(-fd));
+        return fd;
+}
+
 /* Everything the worker gets, opened here; err names what cannot be opened. */
 static int open_resources(struct jail *j, struct config_error *err)
 {
@@ -208,15 +221,15 @@ static int open_resources(struct jail *j, struct config_error *err)
         }
         if ((r = jail_add_fd(j, "kvm", fd)) < 0)
                 return r;
-        fd = open(cfg->kernel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = jail_open_image(cfg->kernel, O_RDONLY, "kernel", err);
         if (fd < 0)
-                return config_error_set(err, "kernel %s: %s", cfg->kernel, strerror(errno));
+                return fd;
         if ((r = jail_add_fd(j, "kernel", fd)) < 0)
                 return r;
         if (cfg->initrd) {
-                fd = open(cfg->initrd, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                fd = jail_open_image(cfg->initrd, O_RDONLY, "initrd", err);
                 if (fd < 0)
-                        return config_error_set(err, "initrd %s: %s", cfg->initrd, strerror(errno));
+                        return fd;
                 if ((r = jail_add_fd(j, "initrd", fd)) < 0)
                         return r;
         }
@@ -229,10 +242,15 @@ static int open_resources(struct jail *j, struct config_error *err)
         for (unsigned i = 0; i < cfg->n_disks; i++) {
                 const struct disk_config *d = &cfg->disks[i];
 
-                fd = d->fd >= 0 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 3)
-                                : open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0)
-                        return config_error_set(err, "disk %s: %s", d->path, strerror(errno));
+                if (d->fd >= 0) {
+                        fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+                        if (fd < 0)
+                                return config_error_set(err, "disk %s: %s", d->path, strerror(errno));
+                } else {
+                        fd = jail_open_image(d->path, d->readonly ? O_RDONLY : O_RDWR, "disk", err);
+                        if (fd < 0)
+                                return fd;
+                }
                 if ((r = jail_add_fd(j, NULL, fd)) < 0)
                         return r;
                 json_object_array_add(disks, json_object_new_int(r));

@@ -207,10 +207,11 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
 
                 r = vsp_blk_add(vm->bus, d, &vm->disks[i]);
                 if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EISDIR || r == -EROFS ||
-                    r == -EINVAL || r == -ENOTBLK || r == -EOPNOTSUPP)
+                    r == -EINVAL || r == -ENOTBLK || r == -EOPNOTSUPP || r == -EBADFD)
                         return config_error_set(err, "disk %s: %s", d->path,
                                                 r == -EOPNOTSUPP ? "cache=none needs direct I/O (O_DIRECT), which its "
                                                                    "file system does not support; use cache=writeback" :
+                                                r == -EBADFD ? "not a regular file or block device" :
                                                 strerror(-r));
                 if (r < 0)
                         return log_error_errno(r, "Failed to add disk %s: %m", d->path);
@@ -246,6 +247,8 @@ static int read_image(const char *path, int fd, const char *what, char **ret, si
         safe_close(fd);
         if (r == -EFBIG)
                 return config_error_set(err, "%s %s: larger than %llu MiB", what, path, KERNEL_MAX_SIZE >> 20);
+        if (r == -EBADFD)
+                return config_error_set(err, "%s %s: not a regular file", what, path);
         if (r < 0)
                 return config_error_set(err, "%s %s: %s", what, path, strerror(-r));
         return 0;

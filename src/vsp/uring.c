@@ -19,6 +19,7 @@
 #include "vmms/iov.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
+#include "vmms/util.h"
 #include "uring.h"
 
 #define ZERO_BUF_SIZE (1u * 1024 * 1024)
@@ -153,10 +154,13 @@ int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
         } else {
                 if (!c->path)
                         return -EINVAL;
-                img->fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+                img->fd = image_open_at(AT_FDCWD, c->path, c->readonly ? O_RDONLY : O_RDWR, 0, NULL);
                 if (img->fd < 0)
-                        return -errno;
+                        return img->fd;
         }
+        r = image_check_fd(img->fd, NULL);
+        if (r < 0)
+                return r;
         r = image_set_direct(img);
         if (r < 0)
                 return r;

@@ -8,6 +8,8 @@ Exit 0 pass, 1 fail, 77 skip (with the reason on stdout)."""
 
 import json
 import os
+import socket
+import stat
 import re
 import shutil
 import signal
@@ -291,6 +293,26 @@ def case_paths(v, pids):
             ({"kernel": GUEST, "initrd": "/etc/shadow"}, "outside the directories")):
         e = c.error("vm.create", dict({"name": "x"}, **cfg))
         check(e["code"] == -32004 and needle in e["message"], f"{cfg}: {e}")
+    # Only regular files and block devices: a FIFO once made vm.create wait forever in open()
+    # (and vmms with it); a socket, a directory and a character device are refused too.
+    fifo = os.path.join(v.images, "k.fifo")
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(os.path.join(v.images, "k.sock"))
+    os.mkdir(os.path.join(v.images, "k.dir"))
+    os.mknod(os.path.join(v.images, "null.img"), 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    for cfg, needle in (
+            ({"kernel": fifo}, "is a FIFO, not a regular file or block device"),
+            ({"kernel": GUEST, "initrd": fifo}, "is a FIFO"),
+            ({"disks": [{"path": fifo}]}, "is a FIFO"),
+            ({"disks": [{"path": fifo, "readonly": True}]}, "is a FIFO"),
+            ({"kernel": os.path.join(v.images, "k.sock")}, "is a socket"),
+            ({"disks": [{"path": os.path.join(v.images, "k.dir")}]}, "is a directory"),
+            ({"disks": [{"path": os.path.join(v.images, "null.img")}]}, "is a character device")):
+        e = c.error("vm.create", dict({"name": "x"}, **cfg))
+        check(e["code"] == -32004 and needle in e["message"], f"{cfg}: {e}")
+    sock.close()
+    check(c.call("vm.list", {}) is not None, "vmms stopped answering")
     for name in ("..", ".", "a/b", "../../etc", "x" * 65, ""):
         e = c.error("vm.create", {"name": name})
         check(e["code"] == -32004 and e["message"].startswith("name"), f"name {name!r}: {e}")
