@@ -87,6 +87,13 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t max_fds, s
                                 safe_close(got[i]);
                 }
         }
+        /* The sender passed more fds than fit: the kernel dropped some. Never hand over a
+         * message whose fds are partly missing as if it had none (or fewer). */
+        if (mh.msg_flags & MSG_CTRUNC) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return -ENOBUFS;
+        }
         if (ret_n_fds)
                 *ret_n_fds = n_fds;
         return n;

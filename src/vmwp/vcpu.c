@@ -45,6 +45,7 @@ int vmwp_vcpu_init(struct vmwp_vm *vm, unsigned index)
 
         c->vm = vm;
         c->index = index;
+        c->unhandled_rl = (struct ratelimit) RATELIMIT_INIT(5 * 1000000, 10);
         c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
         if (c->fd < 0)
                 return -errno;
@@ -196,8 +197,6 @@ void vmwp_vcpu_format_state(struct vmwp_vcpu *c, char *buf, size_t len)
                  s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
 }
 
-static struct ratelimit unhandled_rl = RATELIMIT_INIT(5 * 1000000, 10);
-
 static void vcpu_pio(struct vmwp_vcpu *c)
 {
         struct kvm_run *run = c->run;
@@ -208,7 +207,7 @@ static void vcpu_pio(struct vmwp_vcpu *c)
         for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
                 int r = iobus_dispatch(&c->vm->pio, run->io.port, data, run->io.size, is_write);
 
-                if (r < 0 && log_get_max_level() >= LOG_DEBUG && ratelimit_below(&unhandled_rl))
+                if (r < 0 && log_get_max_level() >= LOG_DEBUG && ratelimit_below(&c->unhandled_rl))
                         log_debug("vCPU %u: unhandled port %s 0x%x size %u: %s", c->index,
                                   is_write ? "write" : "read", run->io.port, run->io.size, strerror(-r));
         }
@@ -224,7 +223,7 @@ static void vcpu_mmio(struct vmwp_vcpu *c)
                 return;
         r = iobus_dispatch(&c->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
                            run->mmio.is_write);
-        if (r < 0 && log_get_max_level() >= LOG_DEBUG && ratelimit_below(&unhandled_rl))
+        if (r < 0 && log_get_max_level() >= LOG_DEBUG && ratelimit_below(&c->unhandled_rl))
                 log_debug("vCPU %u: unhandled MMIO %s 0x%llx size %u: %s", c->index,
                           run->mmio.is_write ? "write" : "read", run->mmio.phys_addr,
                           run->mmio.len, strerror(-r));
@@ -307,7 +306,7 @@ static void vcpu_loop(struct vmwp_vcpu *c)
                                 vcpu_crash(c, "guest crash (system event)");
                         break;
                 case KVM_EXIT_HLT:
-                        /* Only without an in-kernel LAPIC; ours has one. Idle politely. */
+                        /* Only without an in-kernel LAPIC, and ours has one: run again. */
                         break;
                 default:
                         snprintf(what, sizeof(what), "unexpected KVM exit reason %u", run->exit_reason);

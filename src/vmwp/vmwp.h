@@ -15,6 +15,7 @@
 #include "vmms/config.h"
 #include "vmms/gmem.h"
 #include "vmms/iobus.h"
+#include "vmms/log.h"
 #include "vmms/vdev.h"
 
 struct vmwp_console;
@@ -57,6 +58,7 @@ struct vmwp_vcpu {
         pthread_t thread;
         bool thread_started;
         uint64_t exits_pio, exits_mmio;
+        struct ratelimit unhandled_rl;  /* this vCPU's thread only: guest-triggered messages */
 };
 
 struct vmwp_vm {

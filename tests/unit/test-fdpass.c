@@ -84,6 +84,40 @@ START_TEST(test_excess_fds_closed)
 }
 END_TEST
 
+/* More fds than the control buffer holds: the kernel truncates; that is an error, not "no fds". */
+START_TEST(test_truncated_control)
+{
+        int s[2], p[2], fds[FDPASS_MAX], send_fds[FDPASS_MAX + 4];
+        char cbuf[CMSG_SPACE(sizeof(send_fds))], buf[8];
+        struct iovec iov = { .iov_base = (char *)"x", .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                             .msg_controllen = sizeof(cbuf) };
+        struct cmsghdr *cm;
+        size_t n_fds = 99;
+        int before;
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        before = count_fds();
+        for (size_t i = 0; i < FDPASS_MAX + 4; i++)
+                send_fds[i] = p[0];
+        memset(cbuf, 0, sizeof(cbuf));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(send_fds));
+        memcpy(CMSG_DATA(cm), send_fds, sizeof(send_fds));
+        ck_assert_int_eq(sendmsg(s[0], &mh, 0), 1);
+        ck_assert_int_eq(fdpass_recv(s[1], buf, sizeof(buf), fds, FDPASS_MAX, &n_fds), -ENOBUFS);
+        ck_assert_uint_eq(n_fds, 99);                   /* not written on failure */
+        ck_assert_int_eq(count_fds(), before);          /* nothing leaked */
+        close(s[0]);
+        close(s[1]);
+        close(p[0]);
+        close(p[1]);
+}
+END_TEST
+
 START_TEST(test_closed_peer)
 {
         int s[2];
@@ -95,4 +129,4 @@ START_TEST(test_closed_peer)
 }
 END_TEST
 
-CHECK_MAIN("fdpass", test_roundtrip, test_excess_fds_closed, test_closed_peer)
+CHECK_MAIN("fdpass", test_roundtrip, test_excess_fds_closed, test_truncated_control, test_closed_peer)

@@ -631,7 +631,7 @@ START_TEST(test_open_errors)
         ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), -ENOENT);
         disk_config_done(&c);
         ck_assert_int_eq(disk_config_parse("/dev/null", err, sizeof(err), &c), 0);
-        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), -EINVAL);      /* not a disk */
+        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), -EBADFD);     /* a character device, not a disk */
         disk_config_done(&c);
 }
 END_TEST
