@@ -38,6 +38,6 @@ static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 static inline void json_object_putp(struct json_object **o) { if (*o) json_object_put(*o); }
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-/* Declare a pointer-cleanup helper for a type's free function: DEFINE_FREEP(foo, foo_free). */
+/* Declare foo_freep() for _cleanup_(foo_freep): DEFINE_TRIVIAL_CLEANUP(struct foo, foo_free). */
 #define DEFINE_TRIVIAL_CLEANUP(type, func)                      \
         static inline void func##p(type **p) { if (*p) func(*p); }

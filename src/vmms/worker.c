@@ -367,10 +367,10 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
         } else {
                 const char *bundled = cage_bundled_kernel_path(m->vmwp_path);
 
-                fd = open(bundled, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                fd = image_open_at(AT_FDCWD, bundled, O_RDONLY, 0, NULL);
                 if (fd < 0) {
-                        snprintf(err, err_len, "cannot open the bundled guest kernel %s: %s", bundled, strerror(errno));
-                        return -errno;
+                        snprintf(err, err_len, "cannot open the bundled guest kernel %s: %s", bundled, strerror(-fd));
+                        return fd;
                 }
         }
         f->fds[f->n] = fd;
@@ -615,15 +615,10 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
                 r = -errno;
                 goto fail;
         }
+        /* The cage moves the worker's end to its fd 3 (child_arrange_fds() copies every fd
+         * out of the way first, so no dup2() lands on itself). */
         mine = sp[0];
-        /* Keep the worker's end off fd 3, where dup2() onto itself would leave CLOEXEC set. */
-        theirs = sp[1] > 3 ? sp[1] : fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
-        if (theirs != sp[1])
-                safe_close(sp[1]);
-        if (theirs < 0) {
-                r = -errno;
-                goto fail;
-        }
+        theirs = sp[1];
         /* Queued before the worker exists: it finds its fds at once, vmms never waits. */
         r = cage_send_handoff(mine, line, fds.fds, fds.n);
         if (r < 0)
