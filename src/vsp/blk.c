@@ -84,6 +84,7 @@ struct blk_queue {
         bool broken;
         bool used_pending;
         unsigned inflight;              /* backend operations */
+        bool backend_held;              /* the backend failed with operations in the kernel */
         uint32_t poll_ns;               /* current polling window, 0: off */
         struct blk_req *m_first, *m_last;       /* the merge being built */
         unsigned m_n, m_niov;
@@ -455,6 +456,20 @@ static void blk_poll_adapt(struct blk_queue *q, uint64_t block_ns)
         }
 }
 
+/*
+ * io_uring itself failed: this queue can do nothing more. The driver hears DEVICE_NEEDS_RESET
+ * (a reset builds a new ring); what the kernel still holds is waited for, since it reads
+ * and writes our buffers, and if it does not come back the queue's memory is never freed.
+ */
+static void blk_queue_backend_failed(struct blk_queue *q, const char *what, int err)
+{
+        if (blk_log_ok(q))
+                log_debug("virtio-blk queue %u: io_uring %s failed: %s", q->index, what, strerror(-err));
+        blk_queue_fail(q, "its I/O backend failed");
+        if (vsp_uring_drain(q->u, blk_io_done, q, &q->inflight, 2000) < 0)
+                q->backend_held = true;
+}
+
 static void *blk_queue_thread(void *arg)
 {
         struct blk_queue *q = arg;
@@ -470,7 +485,7 @@ static void *blk_queue_thread(void *arg)
                 work = blk_queue_drain(q);
                 r = vsp_uring_submit(q->u);
                 if (r < 0) {
-                        log_debug_errno(r, "virtio-blk queue %u: io_uring submit failed: %m", q->index);
+                        blk_queue_backend_failed(q, "submit", r);
                         break;
                 }
                 work += (unsigned)vsp_uring_reap(q->u, blk_io_done, q);
@@ -514,7 +529,7 @@ static void *blk_queue_thread(void *arg)
                 t0 = now;
                 r = vsp_uring_wait(q->u, blk_io_done, q);
                 if (r < 0) {
-                        log_debug_errno(r, "virtio-blk queue %u: io_uring wait failed: %m", q->index);
+                        blk_queue_backend_failed(q, "wait", r);
                         break;
                 }
                 virtq_disable_notify(q->vq);
@@ -531,6 +546,12 @@ static void blk_queue_stop(struct blk_queue *q)
                 (void)eventfd_write(q->stop_fd, 1);
                 pthread_join(q->thread, NULL);
                 q->running = false;
+        }
+        if (q->backend_held) {
+                /* The kernel may still write into q->reqs' buffers: leak them, never reuse. */
+                q->u = NULL;
+                q->reqs = NULL;
+                q->backend_held = false;
         }
         vsp_uring_free(q->u);
         q->u = NULL;
@@ -552,7 +573,7 @@ static int blk_queue_start(struct vsp_blk *b, struct blk_queue *q, const struct 
         q->kick_fd = dq->kick_fd;
         q->stop_fd = -1;
         q->u = NULL;
-        q->running = q->stopping = q->broken = q->used_pending = false;
+        q->running = q->stopping = q->broken = q->used_pending = q->backend_held = false;
         q->inflight = 0;
         q->poll_ns = BLK_POLL_START_NS;
         q->m_first = q->m_last = NULL;

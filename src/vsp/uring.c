@@ -542,6 +542,24 @@ int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
         return n;
 }
 
+int vsp_uring_drain(struct vsp_uring *u, vsp_io_done_fn done, void *ctx, const unsigned *inflight,
+                    int timeout_ms)
+{
+        if (io_uring_sq_ready(&u->ring))
+                return -EBUSY;
+        for (int waited = 0;;) {
+                struct pollfd p = { .fd = u->ring.ring_fd, .events = POLLIN };
+
+                (void)vsp_uring_reap(u, done, ctx);
+                if (*inflight == 0)
+                        return 0;
+                if (waited >= timeout_ms)
+                        return -ETIMEDOUT;
+                (void)poll(&p, 1, 100);
+                waited += 100;
+        }
+}
+
 int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
 {
         int r;

@@ -71,6 +71,14 @@ int vsp_uring_poll(struct vsp_uring *u, struct vsp_io *io, int fd);
 typedef void (*vsp_io_done_fn)(void *ctx, struct vsp_io *io, int res);
 /* Submit what is queued, wait for at least one completion, report all that are there. */
 int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx);
+/*
+ * After io_uring itself failed (submit or wait): report completions as they come, waiting
+ * on the ring's fd with poll(2) (no io_uring syscall), until *inflight is 0 or timeout_ms
+ * passed. 0, or -ETIMEDOUT while operations are still out (and their buffers with them);
+ * -EBUSY at once when some were queued but never reached the kernel (they never complete).
+ */
+int vsp_uring_drain(struct vsp_uring *u, vsp_io_done_fn done, void *ctx, const unsigned *inflight,
+                    int timeout_ms);
 /* Hand what is queued to the kernel without waiting. */
 int vsp_uring_submit(struct vsp_uring *u);
 /* Report the completions that are there, without waiting; returns how many. */

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -652,6 +653,33 @@ START_TEST(test_eio_image_shrank)
 }
 END_TEST
 
+/*
+ * io_uring itself fails under the device (here: every io_uring_enter(2) of the process
+ * returns EIO from now on, through a seccomp filter on all threads). The queue asks for a
+ * reset instead of leaving the guest waiting forever, and tearing it down neither hangs nor
+ * frees what the kernel may still hold.
+ */
+START_TEST(test_backend_fails_needs_reset)
+{
+        scmp_filter_ctx ctx;
+        int cfg_fd;
+
+        drv_init(&d, WANT_ALL, 1);
+        cfg_fd = drv_irqfd(&d, 0);
+        ck_assert_uint_eq(drv_do(&d, 0, VIRTIO_BLK_T_IN, 0, DRV_DATA, 4096, true), VIRTIO_BLK_S_OK);
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        ck_assert_ptr_nonnull(ctx);
+        ck_assert_int_eq(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), 0);
+        ck_assert_int_eq(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EIO), SCMP_SYS(io_uring_enter), 0), 0);
+        ck_assert_int_eq(seccomp_load(ctx), 0);
+        seccomp_release(ctx);
+        /* The I/O thread sleeps in io_uring_enter: a doorbell wakes it, its next one fails. */
+        (void)drv_do(&d, 0, VIRTIO_BLK_T_IN, 0, DRV_DATA, 4096, true);
+        ck_assert_uint_eq(fake_wait_irq(cfg_fd, 5000), 1);
+        ck_assert(drv_status(&d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+END_TEST
+
 START_TEST(test_enospc_full_tmpfs)
 {
         char dir[] = "/tmp/vmms-full-XXXXXX";
@@ -801,6 +829,7 @@ static Suite *blk_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_eio_image_shrank);
+        tcase_add_test(tc, test_backend_fails_needs_reset);
         tcase_add_test(tc, test_enospc_full_tmpfs);
         tcase_add_test(tc, test_merge_enospc);
         suite_add_tcase(s, tc);
