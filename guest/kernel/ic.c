@@ -30,7 +30,7 @@ int guest_ic_write_raw(struct guest_ic *ic, enum ic_service s, const void *data,
         return guest_con_write(ic->con, (unsigned)ic->port[s].id, data, len, deadline_ns);
 }
 
-int guest_ic_send(struct guest_ic *ic, enum ic_service s, struct guest_ic_writer *w)
+int guest_ic_send(struct guest_ic *ic, enum ic_service s, struct ic_writer *w)
 {
         int n = guest_ic_end(w);
 
@@ -41,7 +41,7 @@ int guest_ic_send(struct guest_ic *ic, enum ic_service s, struct guest_ic_writer
 
 void guest_ic_reply_error(struct guest_ic *ic, enum ic_service s, uint64_t id, unsigned code, const char *msg)
 {
-        struct guest_ic_writer w;
+        struct ic_writer w;
 
         guest_ic_begin(&w, ic->out, IC_LINE_MAX, IC_MSG_ERROR);
         if (id)
@@ -53,14 +53,14 @@ void guest_ic_reply_error(struct guest_ic *ic, enum ic_service s, uint64_t id, u
 
 static void ack(struct guest_ic *ic, enum ic_service s, uint64_t id)
 {
-        struct guest_ic_writer w;
+        struct ic_writer w;
 
         guest_ic_begin(&w, ic->out, IC_LINE_MAX, IC_MSG_ACK);
         guest_ic_add_int(&w, "id", (int64_t)id);
         (void)guest_ic_send(ic, s, &w);
 }
 
-static uint64_t msg_id(const struct guest_ic_msg *m)
+static uint64_t msg_id(const struct ic_msg *m)
 {
         int64_t id = 0;
 
@@ -69,9 +69,9 @@ static uint64_t msg_id(const struct guest_ic_msg *m)
 
 /* --- heartbeat, shutdown, timesync --------------------------------------------------- */
 
-static void heartbeat(struct guest_ic *ic, const struct guest_ic_msg *m)
+static void heartbeat(struct guest_ic *ic, const struct ic_msg *m)
 {
-        struct guest_ic_writer w;
+        struct ic_writer w;
         int64_t seq;
 
         if (!guest_ic_is(m, IC_MSG_PING) || !guest_ic_int(m, "seq", 1, INT64_MAX, &seq))
@@ -83,7 +83,7 @@ static void heartbeat(struct guest_ic *ic, const struct guest_ic_msg *m)
         (void)guest_ic_send(ic, IC_SVC_HEARTBEAT, &w);
 }
 
-static void shutdown(struct guest_ic *ic, const struct guest_ic_msg *m)
+static void shutdown(struct guest_ic *ic, const struct ic_msg *m)
 {
         const char *action = "";
         uint64_t id = msg_id(m);
@@ -111,11 +111,11 @@ static void shutdown(struct guest_ic *ic, const struct guest_ic_msg *m)
         guest_poweroff();
 }
 
-static void timesync(struct guest_ic *ic, const struct guest_ic_msg *m)
+static void timesync(struct guest_ic *ic, const struct ic_msg *m)
 {
         int64_t seq, sec, nsec, host_ns, now = (int64_t)guest_time_ns(), off_ms;
         const char *action;
-        struct guest_ic_writer w;
+        struct ic_writer w;
 
         if (!guest_ic_is(m, IC_MSG_TIME))
                 return;
@@ -147,7 +147,7 @@ static void timesync(struct guest_ic *ic, const struct guest_ic_msg *m)
 
 static void kvp_report(struct guest_ic *ic, const char *key, const char *value)
 {
-        struct guest_ic_writer w;
+        struct ic_writer w;
 
         guest_ic_begin(&w, ic->out, IC_LINE_MAX, IC_MSG_SET);
         guest_ic_add_cstr(&w, "pool", IC_KVP_POOL_GUEST);
@@ -193,12 +193,12 @@ static int host_find(struct guest_ic *ic, const char *key)
         return -ENOENT;
 }
 
-static void kvp(struct guest_ic *ic, const struct guest_ic_msg *m)
+static void kvp(struct guest_ic *ic, const struct ic_msg *m)
 {
         uint64_t id = msg_id(m);
         const char *pool, *key, *value = NULL;
         size_t klen, vlen = 0;
-        struct guest_ic_writer w;
+        struct ic_writer w;
         bool host;
         int i;
 
@@ -270,7 +270,7 @@ static void kvp(struct guest_ic *ic, const struct guest_ic_msg *m)
 static void handle_line(struct guest_ic *ic, enum ic_service s, char *line, size_t len)
 {
         struct guest_ic_port *p = &ic->port[s];
-        struct guest_ic_msg m;
+        struct ic_msg m;
 
         ic->lines_in++;
         if (len && line[len - 1] == '\r')
@@ -406,7 +406,7 @@ int guest_ic_start(uint64_t timeout_ms, struct guest_ic **ret)
                 guest_cpu_relax();
         }
         for (unsigned s = 0; s < IC_SVC_COUNT; s++) {
-                struct guest_ic_writer w;
+                struct ic_writer w;
 
                 if (ic->port[s].id < 0)
                         continue;

@@ -81,10 +81,10 @@ int guest_ic_poll(struct guest_ic *ic);
 /* Write raw bytes on a service's port (the hostile scenario uses this). */
 int guest_ic_write_raw(struct guest_ic *ic, enum ic_service s, const void *data, size_t len, uint64_t deadline_ns);
 /* Send one finished line (from ic->out via guest_ic_begin/guest_ic_end). */
-int guest_ic_send(struct guest_ic *ic, enum ic_service s, struct guest_ic_writer *w);
+int guest_ic_send(struct guest_ic *ic, enum ic_service s, struct ic_writer *w);
 void guest_ic_reply_error(struct guest_ic *ic, enum ic_service s, uint64_t id, unsigned code, const char *msg);
 
 /* ic_fcopy.c */
 int guest_ic_fcopy_init(struct guest_ic *ic);
-void guest_ic_fcopy_message(struct guest_ic *ic, const struct guest_ic_msg *m);
+void guest_ic_fcopy_message(struct guest_ic *ic, const struct ic_msg *m);
 const struct guest_ic_file *guest_ic_file_find(struct guest_ic *ic, const char *path);

@@ -87,14 +87,14 @@ static unsigned path_check(const char *path)
         return 0;
 }
 
-static void reply(struct guest_ic *ic, struct guest_ic_writer *w)
+static void reply(struct guest_ic *ic, struct ic_writer *w)
 {
         (void)guest_ic_send(ic, IC_SVC_FCOPY, w);
 }
 
 static void ack(struct guest_ic *ic, uint64_t id, int64_t seq)
 {
-        struct guest_ic_writer w;
+        struct ic_writer w;
 
         guest_ic_begin(&w, ic->out, IC_LINE_MAX, IC_MSG_ACK);
         guest_ic_add_int(&w, "id", (int64_t)id);
@@ -109,7 +109,7 @@ static void fail(struct guest_ic *ic, uint64_t id, unsigned code, const char *ms
         guest_ic_reply_error(ic, IC_SVC_FCOPY, id, code, msg);
 }
 
-static void start(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
+static void start(struct guest_ic *ic, const struct ic_msg *m, uint64_t id)
 {
         const char *path;
         int64_t size;
@@ -151,7 +151,7 @@ static void start(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id
         ack(ic, id, -1);
 }
 
-static void data(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
+static void data(struct guest_ic *ic, const struct ic_msg *m, uint64_t id)
 {
         struct guest_ic_file *f = &ic->fc.f;
         int64_t seq, off, size, crc;
@@ -188,10 +188,10 @@ static void data(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
         ack(ic, id, seq);
 }
 
-static void end(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
+static void end(struct guest_ic *ic, const struct ic_msg *m, uint64_t id)
 {
         struct guest_ic_file *f = &ic->fc.f, *slot = NULL;
-        struct guest_ic_writer w;
+        struct ic_writer w;
         int64_t size, crc;
 
         if (!guest_ic_int(m, "size", 0, INT64_MAX, &size) || !guest_ic_int(m, "crc32", 0, UINT32_MAX, &crc)) {
@@ -225,10 +225,10 @@ static void end(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
         reply(ic, &w);
 }
 
-static void stat(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
+static void stat(struct guest_ic *ic, const struct ic_msg *m, uint64_t id)
 {
         const struct guest_ic_file *f;
-        struct guest_ic_writer w;
+        struct ic_writer w;
         const char *path;
 
         if (!guest_ic_str(m, "path", IC_FCOPY_PATH_MAX, &path, NULL)) {
@@ -249,7 +249,7 @@ static void stat(struct guest_ic *ic, const struct guest_ic_msg *m, uint64_t id)
         reply(ic, &w);
 }
 
-void guest_ic_fcopy_message(struct guest_ic *ic, const struct guest_ic_msg *m)
+void guest_ic_fcopy_message(struct guest_ic *ic, const struct ic_msg *m)
 {
         int64_t id = 0;
 

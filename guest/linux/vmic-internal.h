@@ -4,7 +4,7 @@
 
 #include <stdarg.h>
 
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 #include "vmic.h"
 
 struct vmic_port {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 #include "vmic.h"
 
 #define RETRY_MS 5000

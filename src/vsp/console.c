@@ -33,7 +33,7 @@
 #include "vmms/virtqueue.h"
 #include "vmms/vmbus.h"
 #include "vmms/vsp_ic.h"
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 
 #define CON_NQ              VIRTIO_CONSOLE_NUM_QUEUES(IC_CONSOLE_MAX_PORTS)
 #define CON_QUEUE_SIZE      256u

@@ -18,6 +18,10 @@
 #include "vmms/util.h"
 #include "ic_internal.h"
 
+/* The codec (src/abi/ic_msg.c) spells Linux's errno values itself, being freestanding. */
+_Static_assert(IC_E2BIG == E2BIG && IC_ENOENT == ENOENT && IC_ERANGE == ERANGE && IC_EBADMSG == EBADMSG &&
+               IC_ENOBUFS == ENOBUFS, "IC codec error codes");
+
 static const char *const heartbeat_names[] = {
         [VSP_IC_HEARTBEAT_DISABLED] = "Disabled",
         [VSP_IC_HEARTBEAT_NO_CONTACT] = "No contact",

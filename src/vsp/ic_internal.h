@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "vmms/vsp_ic.h"
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 
 #define IC_EVENTS_MAX           64u
 #define IC_ERROR_REPLIES_PER_SEC 10u

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 #include "vmms/vsp_ic.h"
 
 static uint64_t fake_ms;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "vmms/vsp_ic.h"
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 
 static uint64_t fake_now = 1000000;
 static struct vsp_ic *ic;

@@ -9,7 +9,7 @@
 
 #include "../check-main.h"
 #include "con-driver.h"
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 #include "vmms/vmbus.h"
 #include "vmms/vsp_ic.h"
 

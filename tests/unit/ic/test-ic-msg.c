@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../check-main.h"
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 
 static int parse(const char *text, struct ic_msg *m)
 {

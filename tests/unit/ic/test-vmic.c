@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../check-main.h"
-#include "ic_msg.h"
+#include <abi/ic_msg.h>
 #include "vmic.h"
 #include "vmms/vsp_ic.h"
 

@@ -3,12 +3,46 @@
  * The IC line format: a strict, allocation-free parser for flat JSON objects and a bounded
  * writer. Everything here reads bytes a guest chose; every index is checked against the
  * line's end before it is used.
+ *
+ * Freestanding: the one copy of the codec, built into the host's services, vmic and the
+ * bundled guest kernel (which has no C library), so it uses no library function at all.
  */
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
+#include <abi/ic_msg.h>
 
-#include "ic_msg.h"
+static size_t c_strlen(const char *s)
+{
+        size_t n = 0;
+
+        while (s[n])
+                n++;
+        return n;
+}
+
+static int c_memcmp(const void *a, const void *b, size_t n)
+{
+        const unsigned char *x = a, *y = b;
+
+        for (size_t i = 0; i < n; i++)
+                if (x[i] != y[i])
+                        return x[i] < y[i] ? -1 : 1;
+        return 0;
+}
+
+static int c_strcmp(const char *a, const char *b)
+{
+        while (*a && *a == *b)
+                a++, b++;
+        return (unsigned char)*a - (unsigned char)*b;
+}
+
+static void c_memcpy(void *dst, const void *src, size_t n)
+{
+        unsigned char *d = dst;
+        const unsigned char *s = src;
+
+        for (size_t i = 0; i < n; i++)
+                d[i] = s[i];
+}
 
 static const char *const service_names[IC_SVC_COUNT] = {
         [IC_SVC_HEARTBEAT] = "heartbeat",
@@ -60,9 +94,9 @@ const char *ic_service_port(enum ic_service s)
 int ic_service_from_port(const char *name, size_t len)
 {
         for (unsigned i = 0; i < IC_SVC_COUNT; i++)
-                if (strlen(service_ports[i]) == len && memcmp(service_ports[i], name, len) == 0)
+                if (c_strlen(service_ports[i]) == len && c_memcmp(service_ports[i], name, len) == 0)
                         return (int)i;
-        return -ENOENT;
+        return -IC_ENOENT;
 }
 
 const char *ic_error_name(unsigned code)
@@ -134,7 +168,7 @@ static int hex4(const char *p, uint32_t *ret)
                 else if (h >= 'A' && h <= 'F')
                         v |= (uint32_t)(h - 'A' + 10);
                 else
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
         }
         *ret = v;
         return 0;
@@ -170,24 +204,24 @@ static int parse_string(struct cursor *c, const char **ret, size_t *ret_len)
         char *w = c->p, *start = c->p;
 
         if (c->p >= c->end || *c->p != '"')
-                return -EBADMSG;
+                return -IC_EBADMSG;
         c->p++;
         for (;;) {
                 char ch;
 
                 if (c->p >= c->end)
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 ch = *c->p++;
                 if (ch == '"')
                         break;
                 if ((uint8_t)ch < 0x20)
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 if (ch != '\\') {
                         *w++ = ch;
                         continue;
                 }
                 if (c->p >= c->end)
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 ch = *c->p++;
                 switch (ch) {
                 case '"': *w++ = '"'; break;
@@ -202,29 +236,29 @@ static int parse_string(struct cursor *c, const char **ret, size_t *ret_len)
                         uint32_t cp, lo;
 
                         if (c->end - c->p < 4 || hex4(c->p, &cp) < 0)
-                                return -EBADMSG;
+                                return -IC_EBADMSG;
                         c->p += 4;
                         if (cp >= 0xdc00 && cp <= 0xdfff)
-                                return -EBADMSG;
+                                return -IC_EBADMSG;
                         if (cp >= 0xd800 && cp <= 0xdbff) {
                                 if (c->end - c->p < 6 || c->p[0] != '\\' || c->p[1] != 'u' ||
                                     hex4(c->p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-                                        return -EBADMSG;
+                                        return -IC_EBADMSG;
                                 c->p += 6;
                                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                         }
                         if (cp == 0)
-                                return -EBADMSG;
+                                return -IC_EBADMSG;
                         w = put_utf8(w, cp);
                         break;
                 }
                 default:
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 }
         }
         *w = 0;         /* w < c->p: at most the closing quote is overwritten */
         if (!ic_utf8_valid(start, (size_t)(w - start)))
-                return -EBADMSG;
+                return -IC_EBADMSG;
         *ret = start;
         *ret_len = (size_t)(w - start);
         return 0;
@@ -242,28 +276,28 @@ static int parse_int(struct cursor *c, int64_t *ret)
         }
         limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
         if (c->p >= c->end || *c->p < '0' || *c->p > '9')
-                return -EBADMSG;
+                return -IC_EBADMSG;
         if (*c->p == '0' && c->end - c->p > 1 && c->p[1] >= '0' && c->p[1] <= '9')
-                return -EBADMSG;        /* no leading zeros */
+                return -IC_EBADMSG;        /* no leading zeros */
         while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
                 unsigned d = (unsigned)(*c->p++ - '0');
 
                 if (v > (limit - d) / 10)
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 v = v * 10 + d;
                 digits++;
         }
         if (c->p < c->end && (*c->p == '.' || *c->p == 'e' || *c->p == 'E'))
-                return -EBADMSG;        /* integers only */
+                return -IC_EBADMSG;        /* integers only */
         *ret = neg ? (int64_t)(0 - v) : (int64_t)v;
-        return digits ? 0 : -EBADMSG;
+        return digits ? 0 : -IC_EBADMSG;
 }
 
 static bool take_word(struct cursor *c, const char *word)
 {
-        size_t n = strlen(word);
+        size_t n = c_strlen(word);
 
-        if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
+        if ((size_t)(c->end - c->p) < n || c_memcmp(c->p, word, n) != 0)
                 return false;
         c->p += n;
         return true;
@@ -272,7 +306,7 @@ static bool take_word(struct cursor *c, const char *word)
 static int parse_value(struct cursor *c, struct ic_value *v)
 {
         if (c->p >= c->end)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         *v = (struct ic_value) { 0 };
         switch (*c->p) {
         case '"':
@@ -281,13 +315,13 @@ static int parse_value(struct cursor *c, struct ic_value *v)
         case 't':
                 v->type = IC_VAL_BOOL;
                 v->b = true;
-                return take_word(c, "true") ? 0 : -EBADMSG;
+                return take_word(c, "true") ? 0 : -IC_EBADMSG;
         case 'f':
                 v->type = IC_VAL_BOOL;
-                return take_word(c, "false") ? 0 : -EBADMSG;
+                return take_word(c, "false") ? 0 : -IC_EBADMSG;
         case 'n':
                 v->type = IC_VAL_NULL;
-                return take_word(c, "null") ? 0 : -EBADMSG;
+                return take_word(c, "null") ? 0 : -IC_EBADMSG;
         default:
                 v->type = IC_VAL_INT;
                 return parse_int(c, &v->i);     /* objects and arrays end up here: refused */
@@ -302,7 +336,7 @@ int ic_msg_parse(char *line, size_t len, struct ic_msg *ret)
 
         skip_ws(&c);
         if (c.p >= c.end || *c.p != '{')
-                return -EBADMSG;
+                return -IC_EBADMSG;
         c.p++;
         skip_ws(&c);
         if (c.p < c.end && *c.p == '}') {
@@ -317,20 +351,20 @@ int ic_msg_parse(char *line, size_t len, struct ic_msg *ret)
                         if (r < 0)
                                 return r;
                         if (name_len == 0 || name_len > IC_MSG_NAME_MAX)
-                                return name_len ? -E2BIG : -EBADMSG;
+                                return name_len ? -IC_E2BIG : -IC_EBADMSG;
                         skip_ws(&c);
                         if (c.p >= c.end || *c.p != ':')
-                                return -EBADMSG;
+                                return -IC_EBADMSG;
                         c.p++;
                         skip_ws(&c);
                         r = parse_value(&c, &v);
                         if (r < 0)
                                 return r;
                         for (unsigned i = 0; i < m.n; i++)
-                                if (strcmp(m.m[i].name, name) == 0)
-                                        return -EBADMSG;
+                                if (c_strcmp(m.m[i].name, name) == 0)
+                                        return -IC_EBADMSG;
                         if (m.n >= IC_MSG_MEMBERS_MAX)
-                                return -E2BIG;
+                                return -IC_E2BIG;
                         m.m[m.n++] = (struct ic_member) { .name = name, .v = v };
                         skip_ws(&c);
                         if (c.p < c.end && *c.p == ',') {
@@ -342,17 +376,17 @@ int ic_msg_parse(char *line, size_t len, struct ic_msg *ret)
                                 c.p++;
                                 break;
                         }
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 }
         }
         skip_ws(&c);
         if (c.p != c.end)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         for (unsigned i = 0; i < m.n; i++)
-                if (strcmp(m.m[i].name, "type") == 0 && m.m[i].v.type == IC_VAL_STRING)
+                if (c_strcmp(m.m[i].name, "type") == 0 && m.m[i].v.type == IC_VAL_STRING)
                         m.type = m.m[i].v.s;
         if (!m.type)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         *ret = m;
         return 0;
 }
@@ -360,7 +394,7 @@ int ic_msg_parse(char *line, size_t len, struct ic_msg *ret)
 const struct ic_value *ic_msg_get(const struct ic_msg *m, const char *name)
 {
         for (unsigned i = 0; i < m->n; i++)
-                if (strcmp(m->m[i].name, name) == 0)
+                if (c_strcmp(m->m[i].name, name) == 0)
                         return &m->m[i].v;
         return NULL;
 }
@@ -371,11 +405,11 @@ int ic_msg_get_str(const struct ic_msg *m, const char *name, size_t max, const c
         const struct ic_value *v = ic_msg_get(m, name);
 
         if (!v)
-                return -ENOENT;
+                return -IC_ENOENT;
         if (v->type != IC_VAL_STRING)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         if (v->len > max)
-                return -E2BIG;
+                return -IC_E2BIG;
         *ret = v->s;
         if (ret_len)
                 *ret_len = v->len;
@@ -387,11 +421,11 @@ int ic_msg_get_int(const struct ic_msg *m, const char *name, int64_t min, int64_
         const struct ic_value *v = ic_msg_get(m, name);
 
         if (!v)
-                return -ENOENT;
+                return -IC_ENOENT;
         if (v->type != IC_VAL_INT)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         if (v->i < min || v->i > max)
-                return -ERANGE;
+                return -IC_ERANGE;
         *ret = v->i;
         return 0;
 }
@@ -401,16 +435,16 @@ int ic_msg_get_bool(const struct ic_msg *m, const char *name, bool *ret)
         const struct ic_value *v = ic_msg_get(m, name);
 
         if (!v)
-                return -ENOENT;
+                return -IC_ENOENT;
         if (v->type != IC_VAL_BOOL)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         *ret = v->b;
         return 0;
 }
 
 bool ic_msg_is(const struct ic_msg *m, const char *t)
 {
-        return m->type && strcmp(m->type, t) == 0;
+        return m->type && c_strcmp(m->type, t) == 0;
 }
 
 /* --- writer -------------------------------------------------------------------------- */
@@ -421,7 +455,7 @@ static void w_put(struct ic_writer *w, const char *s, size_t n)
                 w->overflow = true;
                 return;
         }
-        memcpy(w->buf + w->len, s, n);
+        c_memcpy(w->buf + w->len, s, n);
         w->len += n;
 }
 
@@ -460,7 +494,7 @@ static void w_quoted(struct ic_writer *w, const char *s, size_t n)
 static void w_name(struct ic_writer *w, const char *name)
 {
         w_put(w, ",", 1);
-        w_quoted(w, name, strlen(name));
+        w_quoted(w, name, c_strlen(name));
         w_put(w, ":", 1);
 }
 
@@ -468,7 +502,7 @@ void ic_writer_begin(struct ic_writer *w, char *buf, size_t cap, const char *typ
 {
         *w = (struct ic_writer) { .buf = buf, .cap = cap };
         w_put(w, "{\"type\":", 8);
-        w_quoted(w, type, strlen(type));
+        w_quoted(w, type, c_strlen(type));
 }
 
 void ic_writer_str(struct ic_writer *w, const char *name, const char *s, size_t len)
@@ -479,16 +513,22 @@ void ic_writer_str(struct ic_writer *w, const char *name, const char *s, size_t 
 
 void ic_writer_cstr(struct ic_writer *w, const char *name, const char *s)
 {
-        ic_writer_str(w, name, s, strlen(s));
+        ic_writer_str(w, name, s, c_strlen(s));
 }
 
 void ic_writer_int(struct ic_writer *w, const char *name, int64_t v)
 {
         char num[24];
-        int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        size_t n = sizeof(num);
 
+        do
+                num[--n] = (char)('0' + u % 10);
+        while ((u /= 10) != 0);
+        if (v < 0)
+                num[--n] = '-';
         w_name(w, name);
-        w_put(w, num, (size_t)n);
+        w_put(w, num + n, sizeof(num) - n);
 }
 
 void ic_writer_bool(struct ic_writer *w, const char *name, bool v)
@@ -515,7 +555,7 @@ int ic_writer_end(struct ic_writer *w)
 {
         w_put(w, "}\n", 2);
         if (w->overflow)
-                return -ENOBUFS;
+                return -IC_ENOBUFS;
         return (int)w->len;
 }
 
@@ -575,7 +615,7 @@ int ic_base64_decode(const char *in, size_t n, void *out, size_t cap, size_t *re
         size_t o = 0;
 
         if (n % 4)
-                return -EBADMSG;
+                return -IC_EBADMSG;
         for (size_t i = 0; i < n; i += 4) {
                 int a = b64_val(in[i]), b = b64_val(in[i + 1]);
                 int c = in[i + 2] == '=' ? -2 : b64_val(in[i + 2]);
@@ -585,19 +625,19 @@ int ic_base64_decode(const char *in, size_t n, void *out, size_t cap, size_t *re
                 uint32_t v;
 
                 if (a < 0 || b < 0 || c == -1 || e == -1)
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 if (c == -2 || e == -2) {
                         if (!last || (c == -2 && e != -2))
-                                return -EBADMSG;
+                                return -IC_EBADMSG;
                         bytes = c == -2 ? 1 : 2;
                 }
                 v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 |
                     (uint32_t)(e < 0 ? 0 : e);
                 /* Canonical: the bits padding drops must be zero. */
                 if ((bytes == 1 && (v & 0xffff)) || (bytes == 2 && (v & 0xff)))
-                        return -EBADMSG;
+                        return -IC_EBADMSG;
                 if (cap - o < bytes)
-                        return -ENOBUFS;
+                        return -IC_ENOBUFS;
                 d[o++] = (uint8_t)(v >> 16);
                 if (bytes > 1)
                         d[o++] = (uint8_t)(v >> 8);

@@ -2,8 +2,9 @@
 /*
  * The integration services' line format (vmms-ic(7)): a strict parser for one flat JSON
  * object per line, a bounded writer, base64 and UTF-8 checks. No allocation, no logging,
- * no libc beyond string functions: shared by the host's services (src/vsp/ic*.c), the
- * Linux guest daemon (guest/linux/vmic) and the fuzzer (tests/fuzz/fuzz-ic.c).
+ * no C library (src/abi/ic_msg.c is built freestanding too): the one codec of the
+ * host's services (src/vsp/ic*.c), the Linux guest daemon (guest/linux/vmic), the bundled
+ * guest kernel (guest/kernel/ic*.c) and the fuzzer (tests/fuzz/fuzz-ic.c).
  */
 #pragma once
 
@@ -12,6 +13,16 @@
 #include <stdint.h>
 
 #include <abi/ic.h>
+
+/*
+ * The negative error codes returned below are Linux's errno values, spelled here so that
+ * the codec needs no C library (the host checks they match <errno.h>).
+ */
+#define IC_E2BIG    7
+#define IC_ENOENT   2
+#define IC_ERANGE  34
+#define IC_EBADMSG 74
+#define IC_ENOBUFS 105
 
 enum ic_value_type {
         IC_VAL_STRING,
