@@ -11,14 +11,13 @@ import os
 import socket
 import stat
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Client as Rpc, Fail, Skip, check, wait_for  # noqa: E402
+from vmmstest import Client as Rpc, Fail, Skip, Vmms, check, need_kvm, run_vmms_case, wait_for  # noqa: E402
 
 VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
 VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
@@ -28,71 +27,10 @@ GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
 MIB = 1 << 20
 
 
-class Vmms:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="vmms-cage.", dir="/tmp")
-        os.chmod(self.dir, 0o755)
-        self.socket = os.path.join(self.dir, "vmms.sock")
-        self.state = os.path.join(self.dir, "state")
-        self.run = os.path.join(self.dir, "run")
-        self.images = os.path.join(self.dir, "images")
-        os.makedirs(self.images)
-        self.log = os.path.join(self.dir, "vmms.log")
-        self.proc = None
-
-    def start(self):
-        cmd = [VMMS, "--socket", self.socket, "--state-dir", self.state, "--run-dir", self.run,
-               "--allow-dir", self.images, "--allow-dir", os.path.dirname(os.path.abspath(GUEST))]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT, env=dict(os.environ, VMMS_VMWP=VMWP))
-        wait_for(lambda: self.answers(), 10, f"vmms to answer\n{self.logtext()}")
-
-    def answers(self):
-        if self.proc.poll() is not None:
-            raise Fail(f"vmms exited with {self.proc.returncode}\n{self.logtext()}")
-        try:
-            Rpc(self.socket, timeout=2).call("host.info")
-            return True
-        except (OSError, EOFError):
-            return False
-
-    def logtext(self):
-        try:
-            return open(self.log, errors="replace").read()
-        except OSError:
-            return ""
-
-    def client(self):
-        return Rpc(self.socket)
-
-    def image(self, name, size=16 * MIB):
-        path = os.path.join(self.images, name)
-        with open(path, "wb") as f:
-            f.truncate(size)
-        return path
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise Fail("vmms did not exit on SIGTERM")
-            check(self.proc.returncode == 0, f"vmms exited with {self.proc.returncode}")
-
-    def cleanup(self, pids):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pid in pids:
-            try:
-                if "vmwp" in open(f"/proc/{pid}/cmdline").read():
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+def make_vmms():
+    """vmms with an images/ directory and the guest kernel's as its --allow-dirs."""
+    return Vmms(prefix="vmms-cage.", images=True, allow_dirs=[os.path.dirname(os.path.abspath(GUEST))],
+                env={"VMMS_VMWP": VMWP})
 
 
 def proc_status(pid):
@@ -104,30 +42,23 @@ def proc_status(pid):
     return res
 
 
-def need_kvm():
-    if not os.path.exists("/dev/kvm"):
-        raise Skip("no /dev/kvm: these cases boot VMs")
-    if os.geteuid() != 0:
-        raise Skip("needs root (vmms runs as root)")
-
-
-def start_vm(c, pids, name, **cfg):
+def start_vm(c, v, name, **cfg):
     c.call("vm.create", dict({"name": name, "memory": "64M"}, **cfg))
     vm = c.call("vm.start", {"name": name})
-    pids.append(vm["pid"])
+    v.track(vm)
     return vm
 
 
 # --- cases ---------------------------------------------------------------------------
 
-def case_status(v, pids):
+def case_status(v):
     """What /proc shows of two running workers: no capabilities, no_new_privs, seccomp,
     their own uids, their own namespaces, a root that holds nothing of the host's."""
     need_kvm()
     v.start()
     c = v.client()
-    a = start_vm(c, pids, "a", disks=[{"path": v.image("a.img")}])
-    b = start_vm(c, pids, "b", disks=[{"path": v.image("b.img")}])
+    a = start_vm(c, v, "a", disks=[{"path": v.image("a.img")}])
+    b = start_vm(c, v, "b", disks=[{"path": v.image("b.img")}])
     uids = []
     for vm in (a, b):
         pid = vm["pid"]
@@ -192,14 +123,14 @@ def case_status(v, pids):
     v.stop()
 
 
-def case_seccomp(v, pids):
+def case_seccomp(v):
     """A worker that makes a forbidden system call dies and its VM is Critical, naming it."""
     need_kvm()
     v.start()
     c = v.client()
     # mount: never allowed; ioctl and socket: allowed only with the arguments the worker uses.
     for name, call in (("m", "mount"), ("i", "ioctl"), ("s", "socket")):
-        vm = start_vm(c, pids, name, debug=True)
+        vm = start_vm(c, v, name, debug=True)
         ctl = Rpc(os.path.join(v.run, "vms", vm["uuid"], "control.sock"))
         try:
             r = ctl.request("debug.forbidden_syscall", {"syscall": call})
@@ -213,7 +144,7 @@ def case_seccomp(v, pids):
     rc = subprocess.run([VMCTL, "--socket", v.socket, "show", "m"], capture_output=True, text=True)
     check("seccomp violation: mount" in rc.stdout, f"vmctl show: {rc.stdout}")
     # Without "debug": true there is no such method.
-    vm = start_vm(c, pids, "plain")
+    vm = start_vm(c, v, "plain")
     ctl = Rpc(os.path.join(v.run, "vms", vm["uuid"], "control.sock"))
     e = ctl.error("debug.forbidden_syscall", {"syscall": "mount"})
     check(e["code"] == -32601 and "debug" in e["message"], f"{e}")
@@ -243,12 +174,12 @@ def read_int(path):
     return s if s == "max" else int(s)
 
 
-def case_cgroup(v, pids):
+def case_cgroup(v):
     """memory.max = guest RAM + the overhead allowance, pids.max, CPU weight; gone at stop."""
     need_kvm()
     v.start()
     c = v.client()
-    vm = start_vm(c, pids, "cg", vcpus=2, cpu_weight=200)
+    vm = start_vm(c, v, "cg", vcpus=2, cpu_weight=200)
     kind, d = cgroup_dir(vm["pid"])
     check(os.path.basename(d) == "vmms-vm-" + vm["uuid"], f"the worker's cgroup is {d}")
     allowance = {(64 + 256) * MIB, (64 + 256 + 2048) * MIB}      # sanitizer builds: +2 GiB
@@ -274,7 +205,7 @@ def case_cgroup(v, pids):
     v.stop()
 
 
-def case_paths(v, pids):
+def case_paths(v):
     """Disks, kernels and initrds only below --allow-dir; no '..', no way out by a link; names
     never paths."""
     v.start()
@@ -323,7 +254,7 @@ def case_paths(v, pids):
                          "disks": [{"path": os.path.join(v.images, "link.img")}]})
     if os.path.exists("/dev/kvm"):
         vm = c.call("vm.start", {"name": "ok"})
-        pids.append(vm["pid"])
+        v.track(vm)
         check(vm["state"] == "Running", f"{vm}")
         c.call("vm.stop", {"name": "ok", "turn_off": True})
     # A file swapped for a link after the VM was created is refused when it starts.
@@ -335,7 +266,7 @@ def case_paths(v, pids):
     v.stop()
 
 
-def case_unconfined(v, pids):
+def case_unconfined(v):
     """vmwp by hand refuses to run a VM outside its cage, unless told --unconfined; vmjail
     cages it as vmms does."""
     need_kvm()
@@ -382,25 +313,7 @@ CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if nam
 
 
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE  ({', '.join(CASES)})")
-        return 2
-    v = Vmms()
-    pids = []
-    try:
-        CASES[sys.argv[1]](v, pids)
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Exception as e:  # noqa: BLE001 - any failure shows the daemon's log
-        print(f"FAIL: {e!r}" if not isinstance(e, Fail) else f"FAIL: {e}")
-        print("--- vmms log ---")
-        print(v.logtext())
-        return 1
-    finally:
-        v.cleanup(pids)
-    print("PASS")
-    return 0
+    return run_vmms_case(CASES, make_vmms)
 
 
 if __name__ == "__main__":

@@ -14,98 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import TIME_SCALE, Client, Fail, Skip, check, wait_for  # noqa: E402
+from vmmstest import TIME_SCALE, VMCTL, VMMS, Client, Fail, Skip, Vmms, check, need_kvm, run_vmms_case, wait_for  # noqa: E402,F401
 
-VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
-VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
-
-
-class Vmms:
-    """A private vmms in a temporary directory."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="vmms-it.", dir="/tmp")
-        os.chmod(self.dir, 0o755)
-        self.socket = os.path.join(self.dir, "vmms.sock")
-        self.state = os.path.join(self.dir, "state")
-        self.run = os.path.join(self.dir, "run")
-        self.log = os.path.join(self.dir, "vmms.log")
-        self.proc = None
-        self.workers = set()
-
-    def args(self):
-        return ["--state-dir", self.state, "--run-dir", self.run]
-
-    def start(self, env=None, prefix=None, wait=True, socket_arg=True):
-        e = dict(os.environ)
-        e.update(env or {})
-        cmd = (prefix or []) + [VMMS] + (["--socket", self.socket] if socket_arg else []) + self.args()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT, env=e)
-        if wait:
-            wait_for(self.answers, 10, f"vmms to answer on {self.socket}\n{self.logtext()}")
-        return self.proc
-
-    def answers(self):
-        if self.proc and self.proc.poll() is not None:
-            raise Fail(f"vmms exited with {self.proc.returncode}\n{self.logtext()}")
-        try:
-            c = Client(self.socket, timeout=2)
-            c.call("host.info")
-            c.close()
-            return True
-        except (OSError, EOFError):
-            return False
-
-    def logtext(self):
-        try:
-            return open(self.log, errors="replace").read()
-        except OSError:
-            return ""
-
-    def client(self):
-        return Client(self.socket)
-
-    def vmctl(self, *args, user=None, timeout=60):
-        cmd = [VMCTL, "--socket", self.socket] + list(args)
-        if user:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] + cmd
-            user = None
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        return p.returncode, p.stdout, p.stderr
-
-    def track(self, vm):
-        if vm.get("pid"):
-            self.workers.add(vm["pid"])
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise Fail("vmms did not exit on SIGTERM")
-            # A clean exit (and, in sanitizer builds, no leak report).
-            check(sig != signal.SIGTERM or self.proc.returncode == 0,
-                  f"vmms exited with {self.proc.returncode} on SIGTERM")
-
-    def cleanup(self):
-        self.stop(signal.SIGKILL)
-        for pid in self.workers:
-            try:
-                if "vmwp" in open(f"/proc/{pid}/cmdline").read():
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def zombies_of(pid):
@@ -152,11 +67,6 @@ def console_fd(c, name):
     check(res.get("fd") == 0 and c.fds, f"no fd passed: {res}")
     check(os.path.isabs(res["path"]), f"console path {res}")
     return c.fds.pop(0)
-
-
-def need_kvm():
-    if not os.path.exists("/dev/kvm"):
-        raise Skip("no /dev/kvm: these cases boot VMs")
 
 
 # --- cases ---------------------------------------------------------------------------
@@ -777,26 +687,7 @@ CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if nam
 def main(cases=None):
     """Run the case argv[1] of cases (default: this file's) against a private vmms; the
     integration-service tests (tests/ic/ic-vmms-test.py) use it with theirs."""
-    cases = cases if cases is not None else CASES
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print(f"usage: {sys.argv[0]} CASE  ({', '.join(cases)})")
-        return 2
-    v = Vmms()
-    try:
-        cases[sys.argv[1]](v)
-        v.stop()
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Exception as e:  # noqa: BLE001 - any failure shows the daemon's log
-        print(f"FAIL: {e!r}" if not isinstance(e, Fail) else f"FAIL: {e}")
-        print("--- vmms log ---")
-        print(v.logtext())
-        return 1
-    finally:
-        v.cleanup()
-    print("PASS")
-    return 0
+    return run_vmms_case(cases if cases is not None else CASES, Vmms)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def case_console_input():
 
 def case_reset_no_reboot():
     for method in ("cf9", "i8042"):
-        rc, out, err = boot("reboot", f"--no-reboot", "--cmdline", f"scenario=reboot method={method}")
+        rc, out, err = boot("reboot", "--no-reboot", "--cmdline", f"scenario=reboot method={method}")
         check(rc == EXIT_OK, f"{method}: exit {rc}\n{err}")
         check("reset" in err and "--no-reboot" in err, f"{method}: no reset message:\n{err}")
 

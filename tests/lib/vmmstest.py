@@ -5,8 +5,12 @@ JSON-RPC client for a worker's control socket. Each driver exits 0 pass, 1 fail,
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 
 
@@ -214,3 +218,144 @@ class Client:
             msg = self.read_message()
             if "method" in msg:
                 return msg
+
+
+# --- a private vmms, and the runner every integration driver uses ------------------------
+
+VMMS = os.environ.get("VMMS", "build/src/vmms/vmms")
+VMCTL = os.environ.get("VMCTL", "build/src/vmctl/vmctl")
+
+
+class Vmms:
+    """A private vmms in a temporary directory. allow_dirs: vmms --allow-dir (an images/
+    directory made here comes first when images=True); env: added to its environment."""
+
+    def __init__(self, prefix="vmms-it.", images=False, allow_dirs=(), env=None):
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, "vmms.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.run = os.path.join(self.dir, "run")
+        self.log = os.path.join(self.dir, "vmms.log")
+        self.images = os.path.join(self.dir, "images") if images else None
+        if self.images:
+            os.makedirs(self.images)
+        self.allow_dirs = ([self.images] if self.images else []) + list(allow_dirs)
+        self.env = dict(env or {})
+        self.proc = None
+        self.workers = set()
+
+    def args(self):
+        res = ["--state-dir", self.state, "--run-dir", self.run]
+        for d in self.allow_dirs:
+            res += ["--allow-dir", d]
+        return res
+
+    def start(self, env=None, prefix=None, wait=True, socket_arg=True):
+        e = dict(os.environ)
+        e.update(self.env)
+        e.update(env or {})
+        cmd = (prefix or []) + [VMMS] + (["--socket", self.socket] if socket_arg else []) + self.args()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"),
+                                     stderr=subprocess.STDOUT, env=e)
+        if wait:
+            wait_for(self.answers, 10, f"vmms to answer on {self.socket}\n{self.logtext()}")
+        return self.proc
+
+    def answers(self):
+        if self.proc and self.proc.poll() is not None:
+            raise Fail(f"vmms exited with {self.proc.returncode}\n{self.logtext()}")
+        try:
+            c = Client(self.socket, timeout=2)
+            c.call("host.info")
+            c.close()
+            return True
+        except (OSError, EOFError):
+            return False
+
+    def logtext(self):
+        try:
+            return open(self.log, errors="replace").read()
+        except OSError:
+            return ""
+
+    def client(self):
+        return Client(self.socket)
+
+    def vmctl(self, *args, user=None, timeout=60):
+        cmd = [VMCTL, "--socket", self.socket] + list(args)
+        if user:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * TIME_SCALE)
+        return p.returncode, p.stdout, p.stderr
+
+    def image(self, name, size=16 << 20):
+        path = os.path.join(self.images, name)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        return path
+
+    def track(self, vm):
+        """Remember a started VM's worker: cleanup() kills it if it outlives the test."""
+        pid = vm.get("pid") if isinstance(vm, dict) else vm
+        if pid:
+            self.workers.add(pid)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20 * TIME_SCALE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Fail("vmms did not exit on SIGTERM")
+            # A clean exit (and, in sanitizer builds, no leak report).
+            check(sig != signal.SIGTERM or self.proc.returncode == 0,
+                  f"vmms exited with {self.proc.returncode} on SIGTERM")
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.workers:
+            try:
+                if "vmwp" in open(f"/proc/{pid}/cmdline").read():
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def need_kvm():
+    """Cases that boot VMs: tests/lib/vm-run brings them where /dev/kvm works (nested if
+    need be); this is the last word where even that could not."""
+    usable, _, why = kvm_status()
+    if not usable:
+        raise Skip(f"these cases boot VMs: {why}")
+    if os.geteuid() != 0:
+        raise Skip("needs root (vmms runs as root)")
+
+
+def run_vmms_case(cases, make_vmms):
+    """The integration drivers' main(): run case argv[1] of cases against make_vmms();
+    exit 0 pass, 1 fail (with vmms' log), 77 skip, 2 usage."""
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(f"usage: {sys.argv[0]} CASE  ({', '.join(cases)})")
+        return 2
+    v = make_vmms()
+    try:
+        cases[sys.argv[1]](v)
+        v.stop()
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except Exception as e:  # noqa: BLE001 - any failure shows the daemon's log
+        print(f"FAIL: {e!r}" if not isinstance(e, Fail) else f"FAIL: {e}")
+        print("--- vmms log ---")
+        print(v.logtext())
+        return 1
+    finally:
+        v.cleanup()
+    print("PASS")
+    return 0
