@@ -4,6 +4,7 @@
  * a copy of a single-threaded parent, reports a failed step through a pipe and _exit()s;
  * everything it needs is prepared by the parent beforehand.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -937,4 +939,62 @@ const char *cage_bundled_kernel_path(const char *vmwp_path)
         if (abs && string_has_prefix(abs, VMMS_BUILD_ROOT "/") && access(build_path, R_OK) == 0)
                 return build_path;
         return VMMS_PKGLIBDIR "/vmguest.elf";
+}
+
+int cage_launch(const struct cage_launch *l, char *err, size_t err_len, struct cage_launched *ret)
+{
+        _cleanup_(cage_cgroup_freep) struct cage_cgroup *cg = NULL;
+        _cleanup_close_ int exec_fd = -1, mine = -1, theirs = -1, pidfd = -1;
+        struct cage_launched res = { .pidfd = -1, .socket = -1 };
+        struct cage_limits limits;
+        struct cage_config cc = l->config;
+        int sp[2], r;
+        pid_t pid;
+
+        assert(l->program && l->handoff_line && cc.n_fds == 0);
+        if (l->cgroup_name) {
+                char why[256] = "";
+
+                cage_limits_for_vm(l->guest_memory, l->vcpus, l->cpu_weight, &limits);
+                r = cage_cgroup_new(l->cgroup_name, &limits, why, sizeof(why), &cg);
+                if (r == -EOPNOTSUPP)
+                        snprintf(res.no_limits, sizeof(res.no_limits), "%s", why);
+                else if (r < 0) {
+                        snprintf(err, err_len, "cannot create the worker's cgroup: %s", why[0] ? why : strerror(-r));
+                        return r;
+                }
+        }
+        exec_fd = open(l->program, O_PATH | O_CLOEXEC);
+        if (exec_fd < 0) {
+                r = -errno;
+                snprintf(err, err_len, "cannot execute %s: %s", l->program, strerror(-r));
+                return r;
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                r = -errno;
+                snprintf(err, err_len, "socketpair: %s", strerror(-r));
+                return r;
+        }
+        /* cage_spawn() moves `theirs` to the worker's fd 3; it copies every fd out of the
+         * way before dup2(), so none lands on itself whatever its number. */
+        mine = sp[0];
+        theirs = sp[1];
+        r = cage_send_handoff(mine, l->handoff_line, l->handoff_fds, l->n_handoff_fds);
+        if (r < 0) {
+                snprintf(err, err_len, "cannot pass the worker its fds: %s", strerror(-r));
+                return r;
+        }
+        cc.exec_fd = exec_fd;
+        cc.fds = &theirs;
+        cc.n_fds = 1;
+        cc.cgroup = cg;
+        r = cage_spawn(&cc, err, err_len, &pid, &pidfd);
+        if (r < 0)
+                return r;
+        res.pid = pid;
+        res.pidfd = TAKE_FD(pidfd);
+        res.socket = TAKE_FD(mine);
+        res.cgroup = TAKE_PTR(cg);
+        *ret = res;
+        return 0;
 }

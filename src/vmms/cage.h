@@ -100,6 +100,35 @@ struct cage_config {
  */
 int cage_spawn(const struct cage_config *c, char *err, size_t err_len, pid_t *ret_pid, int *ret_pidfd);
 
+/*
+ * The one way a worker is started, by vmms and by vmjail alike: its cgroup (memory, pids,
+ * CPU weight for a VM of this size), a socket whose first line and fds are queued before
+ * the worker exists (so it finds them at once and its starter never waits), then
+ * cage_spawn(). The caller has leased the worker's id and gathered the hand-off;
+ * `config.fds` must be left empty: the socket becomes the worker's fd 3.
+ */
+struct cage_launch {
+        struct cage_config config;
+        const char *program;            /* the worker's executable */
+        const char *cgroup_name;        /* NULL: no cgroup */
+        uint64_t guest_memory;          /* what the limits are sized for */
+        unsigned vcpus, cpu_weight;
+        const char *handoff_line;       /* with its '\n' */
+        const int *handoff_fds;
+        size_t n_handoff_fds;
+};
+
+struct cage_launched {
+        pid_t pid;
+        int pidfd;
+        int socket;                     /* our end of the worker's fd 3 */
+        struct cage_cgroup *cgroup;     /* NULL when the host gave no controllers */
+        char no_limits[256];            /* then: why (a warning for the operator) */
+};
+
+/* err says which step failed and why. ret is written only on success. */
+int cage_launch(const struct cage_launch *l, char *err, size_t err_len, struct cage_launched *ret);
+
 /* The fd socket's first line (with its '\n') and any number of fds, FDPASS_MAX per message. */
 int cage_send_handoff(int sock, const char *line, const int *fds, size_t n_fds);
 

@@ -393,12 +393,12 @@ int main(int argc, char *argv[])
         struct jail j = { .args = { .fd_socket = -1, .jail = true }, .status_rd = -1 };
         struct config_error err = {};
         struct cage_limits limits;
-        _cleanup_close_ int sp_mine = -1, sp_theirs = -1, exec_fd = -1, lock_fd = -1;
+        _cleanup_close_ int lock_fd = -1;
         _cleanup_free_ char *line = NULL;
         unsigned first = CAGE_IDS_FIRST_DEFAULT, count = CAGE_IDS_COUNT_DEFAULT;
         const char *ids = getenv("VMMS_WORKER_IDS");
         char cage_err[512] = "";
-        int sp[2], r, pidfd = -1, exit_code = EXIT_FAILED;
+        int r, pidfd = -1, exit_code = EXIT_FAILED;
         uid_t id;
         pid_t pid;
         sigset_t mask;
@@ -485,40 +485,12 @@ int main(int argc, char *argv[])
         cage_limits_for_vm(j.cfg.memory, j.cfg.vcpus, j.cfg.cpu_weight, &limits);
         j.memory_max = limits.memory_max;
         snprintf(j.cgroup_name, sizeof(j.cgroup_name), "vmjail-%d", (int)getpid());
-        r = cage_cgroup_new(j.cgroup_name, &limits, cage_err, sizeof(cage_err), &j.cgroup);
-        if (r == -EOPNOTSUPP) {
-                log_warning("No resource limits for this worker: %s", cage_err);
-                j.cgroup_name[0] = 0;
-        } else if (r < 0) {
-                log_error("Failed to create the worker's cgroup: %s", cage_err[0] ? cage_err : strerror(-r));
-                j.cgroup_name[0] = 0;
-                goto out;
-        }
-        exec_fd = open(j.vmwp, O_PATH | O_CLOEXEC);
-        if (exec_fd < 0) {
-                log_error_errno(-errno, "Cannot open the worker %s: %m", j.vmwp);
-                goto out;
-        }
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-                log_error_errno(-errno, "socketpair: %m");
-                goto out;
-        }
-        sp_mine = sp[0];
-        sp_theirs = sp[1];
         if (asprintf(&line, "%s\n", json_object_to_json_string_ext(j.line, JSON_C_TO_STRING_PLAIN)) < 0)
                 goto out;
-        /* Queued before the worker exists: it finds its fds at once. */
-        r = cage_send_handoff(sp_mine, line, j.fds, j.n_fds);
-        if (r < 0) {
-                log_error_errno(r, "Failed to pass the fds: %m");
-                goto out;
-        }
-        for (size_t i = 0; i < j.n_fds; i++)
-                j.fds[i] = safe_close(j.fds[i]);
-        j.n_fds = 0;
         {
                 char *wargv[8];
                 size_t n = 0;
+                struct cage_launched started;
 
                 wargv[n++] = j.vmwp;
                 wargv[n++] = (char *)"--fd-socket";
@@ -532,20 +504,6 @@ int main(int argc, char *argv[])
                         wargv[n++] = (char *)j.args.log_level;
                 }
                 wargv[n] = NULL;
-                struct cage_config cc = {
-                        .hostname = j.cfg.name,
-                        .uid = id, .gid = id,
-                        .exec_fd = exec_fd,
-                        .argv = wargv,
-                        .envp = environ,
-                        .stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO },
-                        .fds = &sp_theirs,
-                        .n_fds = 1,
-                        .cgroup = j.cgroup,
-                        /* vmjail killed (a test's cleanup, a terminal closed): the VM goes too. */
-                        .die_with_parent = true,
-                };
-
                 if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &j.tty) == 0)
                         j.tty_saved = true;
                 /* Ours to pass on, not to act on, from now. */
@@ -554,14 +512,39 @@ int main(int argc, char *argv[])
                 sigaddset(&mask, SIGINT);
                 sigaddset(&mask, SIGHUP);
                 sigprocmask(SIG_BLOCK, &mask, NULL);
-                r = cage_spawn(&cc, cage_err, sizeof(cage_err), &pid, &pidfd);
+                r = cage_launch(&(struct cage_launch) {
+                        .config = {
+                                .hostname = j.cfg.name,
+                                .uid = id, .gid = id,
+                                .argv = wargv,
+                                .envp = environ,
+                                .stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO },
+                                /* vmjail killed (a test's cleanup, a terminal closed): the VM goes too. */
+                                .die_with_parent = true,
+                        },
+                        .program = j.vmwp,
+                        .cgroup_name = j.cgroup_name,
+                        .guest_memory = j.cfg.memory, .vcpus = j.cfg.vcpus, .cpu_weight = j.cfg.cpu_weight,
+                        .handoff_line = line, .handoff_fds = j.fds, .n_handoff_fds = j.n_fds,
+                }, cage_err, sizeof(cage_err), &started);
+                if (r >= 0) {
+                        pid = started.pid;
+                        pidfd = started.pidfd;
+                        safe_close(started.socket);     /* nobody here talks to it */
+                        j.cgroup = started.cgroup;
+                        if (started.no_limits[0]) {
+                                log_warning("No resource limits for this worker: %s", started.no_limits);
+                                j.cgroup_name[0] = 0;
+                        }
+                }
         }
+        for (size_t i = 0; i < j.n_fds; i++)
+                j.fds[i] = safe_close(j.fds[i]);
+        j.n_fds = 0;
         if (r < 0) {
                 log_error("%s", cage_err);
                 goto out;
         }
-        sp_theirs = safe_close(sp_theirs);
-        sp_mine = safe_close(sp_mine);          /* nobody here talks to it */
         exit_code = supervise(&j, pid, pidfd);
         safe_close(pidfd);
 out:

@@ -498,15 +498,17 @@ static char **worker_environment(void)
         return env;
 }
 
-/* Start vmwp in its cage (cage.h): its own namespaces, uid, cgroup; the run dir its only
- * writable place; fd 3 the socket with its fds. */
-static int worker_exec(struct vmms_worker *w, int fd_socket, struct cage_cgroup *cg, char *err, size_t err_len)
+/* Start vmwp in its cage (cage_launch()): its own namespaces, uid, cgroup; the run dir its
+ * only writable place; fd 3 the socket with its fds. */
+static int worker_exec(struct vmms_worker *w, const char *line, const struct worker_fds *fds, char *err,
+                       size_t err_len)
 {
-        const char *vmwp = w->vm->manager->vmwp_path;
+        struct vmms_vm *vm = w->vm;
+        const char *vmwp = vm->manager->vmwp_path;
         const char *const bind_dirs[] = { w->dir, NULL };
         _cleanup_free_ char *config = NULL;
         _cleanup_free_ char **env = NULL;
-        _cleanup_close_ int exec_fd = -1;
+        struct cage_launched out;
         int r;
 
         if (asprintf(&config, "%s/config.json", w->dir) < 0)
@@ -518,31 +520,33 @@ static int worker_exec(struct vmms_worker *w, int fd_socket, struct cage_cgroup 
         env = worker_environment();
         if (!env)
                 return -ENOMEM;
-        exec_fd = open(vmwp, O_PATH | O_CLOEXEC);
-        if (exec_fd < 0) {
-                r = -errno;
-                snprintf(err, err_len, "cannot execute %s: %s", vmwp, strerror(-r));
-                return r;
-        }
-        struct cage_config cc = {
-                .hostname = w->vm->cfg.name,
-                .uid = w->uid, .gid = w->uid,
-                .bind_dirs = bind_dirs,
-                .exec_fd = exec_fd,
-                .argv = argv,
-                .envp = env,
-                .stdio = { -1, STDOUT_FILENO, STDERR_FILENO },
-                .fds = &fd_socket,
-                .n_fds = 1,
-                .cgroup = cg,
-                /* Its own session: a signal to vmms' process group never reaches the VMs. */
-                .new_session = true,
-        };
-        r = cage_spawn(&cc, err, err_len, &w->pid, &w->pidfd);
+        r = cage_launch(&(struct cage_launch) {
+                .config = {
+                        .hostname = vm->cfg.name,
+                        .uid = w->uid, .gid = w->uid,
+                        .bind_dirs = bind_dirs,
+                        .argv = argv,
+                        .envp = env,
+                        .stdio = { -1, STDOUT_FILENO, STDERR_FILENO },
+                        /* Its own session: a signal to vmms' process group never reaches the VMs. */
+                        .new_session = true,
+                },
+                .program = vmwp,
+                .cgroup_name = w->cgroup,
+                .guest_memory = vm->cfg.memory, .vcpus = vm->cfg.vcpus, .cpu_weight = vm->cfg.cpu_weight,
+                .handoff_line = line, .handoff_fds = fds->fds, .n_handoff_fds = fds->n,
+        }, err, err_len, &out);
         if (r < 0)
                 return r;
+        if (out.no_limits[0] && !vm->manager->warned_cgroups) {
+                log_warning("VMs run without resource limits: %s", out.no_limits);
+                vm->manager->warned_cgroups = true;
+        }
+        cage_cgroup_free(out.cgroup);
+        w->pid = out.pid;
+        w->pidfd = out.pidfd;
         w->child = true;
-        return 0;
+        return out.socket;
 }
 
 int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms_worker **ret)
@@ -550,12 +554,9 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
         struct vmms_worker *w = NULL;
         struct worker_fds fds = {};
         struct sockaddr_un sa;
-        struct cage_limits limits;
-        struct cage_cgroup *cg = NULL;
         _cleanup_free_ char *vms = NULL, *line = NULL;
-        _cleanup_close_ int vms_fd = -1, mine = -1, theirs = -1, lock_fd = -1;
-        char cg_err[256] = "";
-        int sp[2], r;
+        _cleanup_close_ int vms_fd = -1, mine = -1, lock_fd = -1;
+        int r;
 
         r = worker_new(vm, &w);
         if (r < 0)
@@ -601,34 +602,11 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
         r = worker_open_fds(w, lock_fd, &fds, &line, err, err_len);
         if (r < 0)
                 goto fail;
-        /* Its cgroup: guest RAM plus an allowance, threads, the configured CPU weight. */
-        cage_limits_for_vm(vm->cfg.memory, vm->cfg.vcpus, vm->cfg.cpu_weight, &limits);
-        r = cage_cgroup_new(w->cgroup, &limits, cg_err, sizeof(cg_err), &cg);
-        if (r == -EOPNOTSUPP && !vm->manager->warned_cgroups) {
-                log_warning("VMs run without resource limits: %s", cg_err);
-                vm->manager->warned_cgroups = true;
-        } else if (r < 0 && r != -EOPNOTSUPP) {
-                snprintf(err, err_len, "cannot create the VM's cgroup: %s", cg_err[0] ? cg_err : strerror(-r));
-                goto fail;
-        }
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        /* The cage moves the worker's end to its fd 3 (child_arrange_fds() copies every fd
-         * out of the way first, so no dup2() lands on itself). */
-        mine = sp[0];
-        theirs = sp[1];
-        /* Queued before the worker exists: it finds its fds at once, vmms never waits. */
-        r = cage_send_handoff(mine, line, fds.fds, fds.n);
+        r = worker_exec(w, line, &fds, err, err_len);
         if (r < 0)
                 goto fail;
         worker_fds_done(&fds);
-        r = worker_exec(w, theirs, cg, err, err_len);
-        cage_cgroup_free(TAKE_PTR(cg));
-        if (r < 0)
-                goto fail;
-        theirs = safe_close(theirs);
+        mine = r;
         r = worker_attach(w, TAKE_FD(mine));
         if (r < 0) {
                 /* Started but unwatchable: do not leave it running unsupervised. */
@@ -644,7 +622,6 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t err_len, struct vmms
         return 0;
 fail:
         worker_fds_done(&fds);
-        cage_cgroup_free(cg);
         (void)cage_cgroup_remove(w->cgroup);
         if (vms_fd >= 0)
                 (void)vmms_rmdir_flat(vms_fd, vm->cfg.uuid);
