@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <json-c/json.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
@@ -35,8 +34,6 @@ static inline void closep(int *fd) { safe_close(*fd); }
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
-static inline void json_object_putp(struct json_object **o) { if (*o) json_object_put(*o); }
-#define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* Declare foo_freep() for _cleanup_(foo_freep): DEFINE_TRIVIAL_CLEANUP(struct foo, foo_free). */
 #define DEFINE_TRIVIAL_CLEANUP(type, func)                      \

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/config.h"
 #include "vmms/macro.h"
 #include "vmms/util.h"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "jsonrpc-internal.h"
 

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "jsonrpc-internal.h"

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/macro.h"
 #include "vmms/nic.h"
 #include "vmms/util.h"

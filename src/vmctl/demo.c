@@ -18,6 +18,7 @@
 
 #include "vmms-build-config.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/macro.h"
 #include "vmms/util.h"
 #include "vmctl.h"

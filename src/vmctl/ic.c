@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmctl.h"
 
 static int usage(const char *msg)

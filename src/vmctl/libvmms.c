@@ -10,6 +10,7 @@
 
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/fdpass.h"
 #include "vmms/jsonrpc.h"
 #include "vmms/libvmms.h"

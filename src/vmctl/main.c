@@ -15,6 +15,7 @@
 #include "vmms-build-config.h"
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/disk.h"
 #include "vmms/macro.h"
 #include "vmms/util.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmctl.h"
 
 static int usage(const char *msg)

@@ -17,6 +17,7 @@
 #include "vmms-build-config.h"
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "registry.h"

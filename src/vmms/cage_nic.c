@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cage.h"
-#include "tap.h"
+#include "vmms/tap.h"
 #include "vmms/nic.h"
 #include "vmms/switch.h"
 

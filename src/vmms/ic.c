@@ -15,6 +15,7 @@
 
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
 #include "vmms.h"

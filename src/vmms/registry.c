@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/util.h"
 #include "registry.h"
 

@@ -14,6 +14,7 @@
 
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "vmms/switch.h"
 #include "vmms/util.h"

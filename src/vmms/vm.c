@@ -13,6 +13,7 @@
 
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "vmms.h"

@@ -29,12 +29,13 @@
 
 #include "vmms-build-config.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/config.h"
 #include "vmms/log.h"
 #include "vmms/switch.h"
 #include "vmms/util.h"
-#include "../vmwp/args.h"
-#include "../vsp/tap.h"
+#include "vmms/vmwp_args.h"
+#include "vmms/tap.h"
 #include "cage.h"
 
 #define EXIT_FAILED 1

@@ -22,11 +22,12 @@
 #include "vmms-build-config.h"
 #include "vmms/api.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/fdpass.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "cage.h"
-#include "tap.h"
+#include "vmms/tap.h"
 #include "registry.h"
 #include "vmms.h"
 

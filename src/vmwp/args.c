@@ -14,7 +14,7 @@
 #include "vmms/config.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
-#include "args.h"
+#include "vmms/vmwp_args.h"
 #include "vmwp.h"
 
 void vmwp_args_done(struct vmwp_args *a)

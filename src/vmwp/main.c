@@ -20,7 +20,7 @@
 #include "vmms/config.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
-#include "args.h"
+#include "vmms/vmwp_args.h"
 #include "console.h"
 #include "control.h"
 #include "handoff.h"

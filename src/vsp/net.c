@@ -40,7 +40,7 @@
 #include "vmms/vmbus.h"
 #include "vmms/vsp_net.h"
 #include "net.h"
-#include "tap.h"
+#include "vmms/tap.h"
 
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20

@@ -27,7 +27,7 @@
 #include "vmms/macro.h"
 #include "vmms/nic.h"
 #include "net.h"
-#include "tap.h"
+#include "vmms/tap.h"
 
 #define HDR VIRTIO_NET_HDR_SIZE
 

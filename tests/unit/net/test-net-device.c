@@ -15,7 +15,7 @@
 #include "vmms/util.h"
 #include "vmms/vmbus.h"
 #include "vmms/vsp_net.h"
-#include "tap.h"
+#include "vmms/tap.h"
 
 #define RAM_SIZE   (16u << 20)
 #define DEV1       PCI_DEVFN(1, 0)

@@ -27,7 +27,7 @@
 #include "vmms/nic.h"
 #include "vmms/vmbus.h"
 #include "vmms/vsp_net.h"
-#include "tap.h"
+#include "vmms/tap.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103

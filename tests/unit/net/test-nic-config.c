@@ -9,6 +9,7 @@
 
 #include "check-main.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/config.h"
 #include "vmms/nic.h"
 

@@ -15,7 +15,7 @@
 #include "vmms/cleanup.h"
 #include "vmms/nic.h"
 #include "vmms/util.h"
-#include "tap.h"
+#include "vmms/tap.h"
 
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
