@@ -15,9 +15,8 @@
 #include <abi/ic.h>
 #include <abi/virtio_console.h>
 
-#include "../vmbus/fake-host.h"
+#include "../vmbus/vpci-driver.h"
 #include "vmms/macro.h"
-#include "virtio_pci.h"
 
 #define CD_QSIZE        64u
 #define CD_NQ           VIRTIO_CONSOLE_NUM_QUEUES(IC_CONSOLE_MAX_PORTS)
@@ -40,32 +39,16 @@ struct cd {
         struct cd_queue q[CD_NQ];
 };
 
-static inline uint64_t cd_ecam(uint8_t devfn, uint32_t reg)
-{
-        return PLATFORM_ECAM_BASE + PCI_ECAM_OFFSET(0, PCI_SLOT(devfn), PCI_FUNC(devfn), reg);
-}
-
 static inline uint64_t cd_rd(struct cd *d, unsigned off, unsigned len) { return mmio_read(d->h, d->bar + off, len); }
 static inline void cd_wr(struct cd *d, unsigned off, uint64_t v, unsigned len) { mmio_write(d->h, d->bar + off, v, len); }
-static inline uint8_t cd_status(struct cd *d) { return (uint8_t)cd_rd(d, VIRTIO_PCI_COMMON_STATUS, 1); }
+static inline uint8_t cd_status(struct cd *d) { return vpci_status(d->h, d->bar); }
 
 static inline void cd_probe(struct cd *d, struct fake_host *h, uint8_t devfn)
 {
         memset(d, 0, sizeof(*d));
         d->h = h;
         d->devfn = devfn;
-        ck_assert_uint_eq(mmio_read(h, cd_ecam(devfn, PCI_VENDOR_ID), 2), VIRTIO_PCI_VENDOR_ID);
-        ck_assert_uint_eq(mmio_read(h, cd_ecam(devfn, PCI_DEVICE_ID), 2), 0x1043);
-        d->bar = (mmio_read(h, cd_ecam(devfn, PCI_BASE_ADDRESS_0), 4) & ~0xfull) |
-                 mmio_read(h, cd_ecam(devfn, PCI_BASE_ADDRESS_0 + 4), 4) << 32;
-}
-
-static inline uint64_t cd_device_features(struct cd *d)
-{
-        cd_wr(d, VIRTIO_PCI_COMMON_DFSELECT, 0, 4);
-        uint64_t lo = cd_rd(d, VIRTIO_PCI_COMMON_DF, 4);
-        cd_wr(d, VIRTIO_PCI_COMMON_DFSELECT, 1, 4);
-        return lo | cd_rd(d, VIRTIO_PCI_COMMON_DF, 4) << 32;
+        d->bar = vpci_probe_bar(h, devfn, 0x1043);
 }
 
 static inline void cd_desc(struct cd *d, struct cd_queue *q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags)
@@ -102,34 +85,16 @@ static inline void cd_post_rx(struct cd *d, unsigned qi, uint16_t i)
 /* Reset, negotiate, set up every queue, fill receive queues, DRIVER_OK. */
 static inline void cd_init(struct cd *d, uint64_t want)
 {
-        uint8_t *ram = d->h->ram;
-
-        cd_wr(d, VIRTIO_PCI_COMMON_STATUS, 0, 1);
-        cd_wr(d, VIRTIO_PCI_COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
-        d->features = (cd_device_features(d) & want) | VIRTIO_BIT(VIRTIO_F_VERSION_1);
-        cd_wr(d, VIRTIO_PCI_COMMON_GFSELECT, 0, 4);
-        cd_wr(d, VIRTIO_PCI_COMMON_GF, (uint32_t)d->features, 4);
-        cd_wr(d, VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
-        cd_wr(d, VIRTIO_PCI_COMMON_GF, d->features >> 32, 4);
-        cd_wr(d, VIRTIO_PCI_COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                                           VIRTIO_STATUS_FEATURES_OK, 1);
-        ck_assert(cd_status(d) & VIRTIO_STATUS_FEATURES_OK);
+        d->features = vpci_negotiate(d->h, d->bar, want);
         ck_assert_uint_eq(cd_rd(d, VIRTIO_PCI_COMMON_NUMQ, 2), CD_NQ);
         for (unsigned i = 0; i < CD_NQ; i++) {
                 struct cd_queue *q = &d->q[i];
 
                 *q = (struct cd_queue) { .desc = CD_RING(i), .avail = CD_RING(i) + 0x1000, .used = CD_RING(i) + 0x2000 };
-                memset(ram + q->desc, 0, 0x4000);
-                cd_wr(d, VIRTIO_PCI_COMMON_Q_SELECT, i, 2);
-                cd_wr(d, VIRTIO_PCI_COMMON_Q_SIZE, CD_QSIZE, 2);
-                cd_wr(d, VIRTIO_PCI_COMMON_Q_DESCLO, q->desc, 8);
-                cd_wr(d, VIRTIO_PCI_COMMON_Q_AVAILLO, q->avail, 8);
-                cd_wr(d, VIRTIO_PCI_COMMON_Q_USEDLO, q->used, 8);
-                cd_wr(d, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+                vpci_queue_setup(d->h, d->bar, i, CD_QSIZE, VIRTIO_MSI_NO_VECTOR, q->desc, q->avail, q->used,
+                                 0x4000);
         }
-        cd_wr(d, VIRTIO_PCI_COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                                           VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK, 1);
-        ck_assert_uint_eq(cd_status(d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+        vpci_driver_ok(d->h, d->bar);
         for (unsigned qi = 0; qi < CD_NQ; qi++)
                 if (qi == VIRTIO_CONSOLE_CTRL_RX || (qi >= 4 && qi % 2 == 0))
                         for (uint16_t i = 0; i < CD_RX_BUFS; i++)

@@ -126,7 +126,7 @@ START_TEST(test_ports_and_heartbeat)
         char pong[64];
 
         setup_with(all);
-        ck_assert(cd_device_features(&d) & VIRTIO_BIT(VIRTIO_CONSOLE_F_MULTIPORT));
+        ck_assert(vpci_device_features(d.h, d.bar) & VIRTIO_BIT(VIRTIO_CONSOLE_F_MULTIPORT));
         ck_assert_uint_eq(bring_up(), IC_SVC_COUNT);
         for (unsigned s = 0; s < IC_SVC_COUNT; s++)
                 ck_assert_uint_ne(port_of(ic_service_port((enum ic_service)s)), 0);

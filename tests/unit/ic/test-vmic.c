@@ -531,9 +531,6 @@ int main(void)
 {
         Suite *s = suite_create("vmic");
         TCase *tc = tcase_create("vmic");
-        SRunner *sr;
-        int failed;
-
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_heartbeat_shutdown_timesync);
@@ -542,9 +539,5 @@ int main(void)
         tcase_add_test(tc, test_refuse_shutdown);
         tcase_add_test(tc, test_against_host_engine);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(s);
 }

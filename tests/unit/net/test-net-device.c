@@ -4,6 +4,7 @@
  * host's buses and guest RAM; the backend is a SOCK_SEQPACKET socket pair that frames
  * packets as a TAP with a vnet header does, so every byte on both sides is checked.
  */
+#include "check-main.h"
 #include <check.h>
 #include <endian.h>
 #include <stdlib.h>
@@ -671,13 +672,4 @@ static Suite *net_suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(net_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_SUITE_MAIN(net_suite)

@@ -6,6 +6,7 @@
  * accepted. Runs in a network namespace of its own; skips (77) without /dev/net/tun or
  * the right to make one.
  */
+#include "check-main.h"
 #include <arpa/inet.h>
 #include <check.h>
 #include <endian.h>
@@ -437,8 +438,7 @@ static Suite *tap_suite(void)
 
 int main(void)
 {
-        SRunner *sr;
-        int failed, fd;
+        int fd;
 
         fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         if (fd < 0) {
@@ -456,9 +456,5 @@ int main(void)
                 (void)!write(fd, "1", 1);
                 close(fd);
         }
-        sr = srunner_create(tap_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(tap_suite());
 }

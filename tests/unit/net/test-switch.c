@@ -5,6 +5,7 @@
  * and mount namespaces of its own, with a private /run/netns; skips (77) without the
  * rights to make them. `ip` is used only to look at the result.
  */
+#include "check-main.h"
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -195,9 +196,6 @@ static Suite *switch_suite(void)
 
 int main(void)
 {
-        SRunner *sr;
-        int failed;
-
         if (access("/dev/net/tun", R_OK | W_OK) < 0) {
                 printf("skip: /dev/net/tun: %s\n", strerror(errno));
                 return 77;
@@ -217,9 +215,5 @@ int main(void)
                 printf("skip: iproute2 (ip) is needed to look at the result\n");
                 return 77;
         }
-        sr = srunner_create(switch_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(switch_suite());
 }

@@ -13,8 +13,7 @@
 #include <abi/virtio.h>
 #include <abi/virtio_blk.h>
 
-#include "fake-host.h"
-#include "virtio_pci.h"
+#include "vpci-driver.h"
 
 #define DRV_QSIZE       64u
 #define DRV_SLOTS       21u             /* 3 descriptors per request */
@@ -39,15 +38,11 @@ struct drv {
         struct drv_queue q[8];
 };
 
-static inline uint64_t ecam(uint8_t devfn, uint32_t reg)
-{
-        return PLATFORM_ECAM_BASE + PCI_ECAM_OFFSET(0, PCI_SLOT(devfn), PCI_FUNC(devfn), reg);
-}
-
+static inline uint64_t ecam(uint8_t devfn, uint32_t reg) { return vpci_ecam(devfn, reg); }
 static inline uint64_t drv_rd(struct drv *d, unsigned off, unsigned len) { return mmio_read(d->h, d->bar + off, len); }
 static inline void drv_wr(struct drv *d, unsigned off, uint64_t v, unsigned len) { mmio_write(d->h, d->bar + off, v, len); }
-static inline uint8_t drv_status(struct drv *d) { return (uint8_t)drv_rd(d, VIRTIO_PCI_COMMON_STATUS, 1); }
-static inline void drv_set_status(struct drv *d, uint8_t s) { drv_wr(d, VIRTIO_PCI_COMMON_STATUS, s, 1); }
+static inline uint8_t drv_status(struct drv *d) { return vpci_status(d->h, d->bar); }
+static inline void drv_set_status(struct drv *d, uint8_t s) { vpci_set_status(d->h, d->bar, s); }
 
 static inline uint64_t drv_cfg(struct drv *d, unsigned off, unsigned len)
 {
@@ -63,9 +58,7 @@ static inline void drv_probe(struct drv *d, struct fake_host *h, uint8_t devfn)
         d->h = h;
         d->devfn = devfn;
         d->base = 0x400000ull * (PCI_SLOT(devfn) - 1);
-        ck_assert_uint_eq(mmio_read(h, ecam(devfn, PCI_VENDOR_ID), 2), VIRTIO_PCI_VENDOR_ID);
-        d->bar = (mmio_read(h, ecam(devfn, PCI_BASE_ADDRESS_0), 4) & ~0xfull) |
-                 mmio_read(h, ecam(devfn, PCI_BASE_ADDRESS_0 + 4), 4) << 32;
+        d->bar = vpci_probe_bar(h, devfn, 0);
         for (uint32_t p = (uint32_t)mmio_read(h, ecam(devfn, PCI_CAPABILITY_LIST), 1); p;
              p = (uint32_t)mmio_read(h, ecam(devfn, p + 1), 1))
                 if (mmio_read(h, ecam(devfn, p), 1) == PCI_CAP_ID_MSIX)
@@ -86,30 +79,12 @@ static inline int drv_irqfd(struct drv *d, unsigned vector)
         return fake_irqfd_for(d->h, 0x40 + vector + 0x10u * PCI_SLOT(d->devfn));
 }
 
-static inline uint64_t drv_device_features(struct drv *d)
-{
-        drv_wr(d, VIRTIO_PCI_COMMON_DFSELECT, 0, 4);
-        uint64_t lo = drv_rd(d, VIRTIO_PCI_COMMON_DF, 4);
-        drv_wr(d, VIRTIO_PCI_COMMON_DFSELECT, 1, 4);
-        return lo | drv_rd(d, VIRTIO_PCI_COMMON_DF, 4) << 32;
-}
+static inline uint64_t drv_device_features(struct drv *d) { return vpci_device_features(d->h, d->bar); }
 
 /* Reset, negotiate `want` & offered, set up nq queues of DRV_QSIZE, DRIVER_OK. */
 static inline void drv_init(struct drv *d, uint64_t want, unsigned nq)
 {
-        uint8_t *ram = d->h->ram;
-
-        drv_set_status(d, 0);
-        ck_assert_uint_eq(drv_status(d), 0);
-        drv_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
-        drv_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-        d->features = (drv_device_features(d) & want) | VIRTIO_BIT(VIRTIO_F_VERSION_1);
-        drv_wr(d, VIRTIO_PCI_COMMON_GFSELECT, 0, 4);
-        drv_wr(d, VIRTIO_PCI_COMMON_GF, (uint32_t)d->features, 4);
-        drv_wr(d, VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
-        drv_wr(d, VIRTIO_PCI_COMMON_GF, d->features >> 32, 4);
-        drv_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-        ck_assert(drv_status(d) & VIRTIO_STATUS_FEATURES_OK);
+        d->features = vpci_negotiate(d->h, d->bar, want);
         drv_wr(d, VIRTIO_PCI_COMMON_MSIX, 0, 2);
         d->nq = nq;
         for (unsigned i = 0; i < nq; i++) {
@@ -119,18 +94,10 @@ static inline void drv_init(struct drv *d, uint64_t want, unsigned nq)
                         .index = i, .desc = DRV_Q_BASE(d, i), .avail = DRV_Q_BASE(d, i) + 0x1000,
                         .used = DRV_Q_BASE(d, i) + 0x2000,
                 };
-                memset(ram + q->desc, 0, 0x3000);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_SELECT, i, 2);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_SIZE, DRV_QSIZE, 2);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_MSIX, 1 + i, 2);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_DESCLO, q->desc, 8);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_AVAILLO, q->avail, 8);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_USEDLO, q->used, 8);
-                drv_wr(d, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+                vpci_queue_setup(d->h, d->bar, i, DRV_QSIZE, (uint16_t)(1 + i), q->desc, q->avail, q->used,
+                                 0x3000);
         }
-        drv_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                          VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-        ck_assert_uint_eq(drv_status(d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+        vpci_driver_ok(d->h, d->bar);
 }
 
 static inline void drv_desc(struct drv *d, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,

@@ -3,6 +3,7 @@
  * virtio-blk end to end: a test driver talks to vmbus + the blk VSP through the fake
  * host's buses and guest RAM, against real image files.
  */
+#include "check-main.h"
 #include <check.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -836,13 +837,4 @@ static Suite *blk_suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(blk_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_SUITE_MAIN(blk_suite)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "check-main.h"
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -84,16 +85,9 @@ int main(void)
 {
         Suite *s = suite_create("disk-config");
         TCase *tc = tcase_create("parse");
-        SRunner *sr;
-        int failed;
-
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_all_options);
         tcase_add_test(tc, test_errors);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(s);
 }

@@ -4,6 +4,7 @@
  * irqchip defaults), irqfd injection into the in-kernel LAPIC, ioeventfd registration.
  * Needs /dev/kvm (exit 77 without it).
  */
+#include "check-main.h"
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,8 +139,7 @@ int main(void)
 {
         Suite *s;
         TCase *tc;
-        SRunner *sr;
-        int failed, fd;
+        int fd;
 
         /* Before the suite exists: a skip leaves nothing allocated (LeakSanitizer). */
         fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -156,9 +156,5 @@ int main(void)
         tcase_add_test(tc, test_ioeventfd);
         tcase_add_test(tc, test_many_routes);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(s);
 }

@@ -4,6 +4,7 @@
  * and moves, the Command register's memory decode, capability walks, MSI-X table, PBA,
  * masking and routing.
  */
+#include "check-main.h"
 #include <check.h>
 #include <stdlib.h>
 
@@ -413,13 +414,4 @@ static Suite *pci_suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(pci_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_SUITE_MAIN(pci_suite)

@@ -4,6 +4,7 @@
  * the status machine, queue setup, resets, config generation, ISR, doorbells,
  * DEVICE_NEEDS_RESET, MSI-X and the PCI_CFG window.
  */
+#include "check-main.h"
 #include <check.h>
 #include <stdlib.h>
 
@@ -488,13 +489,4 @@ static Suite *virtio_pci_suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(virtio_pci_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_SUITE_MAIN(virtio_pci_suite)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Split virtqueue parsing against crafted rings, including every hostile case. */
+#include "check-main.h"
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -514,13 +515,4 @@ static Suite *virtqueue_suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(virtqueue_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_SUITE_MAIN(virtqueue_suite)
