@@ -10,6 +10,8 @@
  *     "vcpus": 2,
  *     "kernel": "/abs/path", "initrd": "/abs/path", "cmdline": "console=ttyS0",
  *     "hugepages": false,
+ *     "nested_virtualization": false,   offer VT-x/AMD-V to the guest (off: as Hyper-V's
+ *                                       ExposeVirtualizationExtensions)
  *     "console": { "type": "stdio" | "file" | "socket" | "none", "path": "/abs/path" },
  *     "on_reboot": "restart" | "exit",
  *     "disks": [ { "path": "/abs/img", "readonly": false, "cache": "none" | "writeback",
@@ -67,6 +69,7 @@ struct vm_config {
         char *initrd;
         char *cmdline;
         bool hugepages;
+        bool nested_virtualization;     /* the guest sees VMX/SVM (and may run KVM itself) */
         enum console_type console_type;
         char *console_path;
         enum on_reboot on_reboot;

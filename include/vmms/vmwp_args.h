@@ -16,7 +16,7 @@ struct vmwp_args {
         unsigned n_disks;
         char **nics;
         unsigned n_nics;
-        bool no_reboot, hugepages;
+        bool no_reboot, hugepages, nested_virtualization;
         const char *control;    /* --control PATH */
         int fd_socket;          /* --fd-socket N, or -1 */
         bool unconfined;        /* --unconfined: no cage checks, no filter (development) */

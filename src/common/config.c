@@ -370,6 +370,8 @@ int vm_config_from_json(struct json_object *o, struct vm_config *ret, struct con
                                 r = config_error_set(err, "cmdline: longer than %u bytes", VM_CONFIG_CMDLINE_MAX);
                 } else if (strcmp(key, "hugepages") == 0) {
                         r = get_bool(v, "hugepages", &c.hugepages, err);
+                } else if (strcmp(key, "nested_virtualization") == 0) {
+                        r = get_bool(v, "nested_virtualization", &c.nested_virtualization, err);
                 } else if (strcmp(key, "console") == 0) {
                         r = parse_console(v, &c, err);
                 } else if (strcmp(key, "on_reboot") == 0) {
@@ -520,7 +522,8 @@ int vm_config_to_json(const struct vm_config *c, struct json_object **ret)
             (r = add_string(o, "initrd", c->initrd)) < 0 ||
             (r = add_string(o, "cmdline", c->cmdline)) < 0)
                 return r;
-        if (json_object_object_add(o, "hugepages", json_object_new_boolean(c->hugepages)) < 0)
+        if (json_object_object_add(o, "hugepages", json_object_new_boolean(c->hugepages)) < 0 ||
+            json_object_object_add(o, "nested_virtualization", json_object_new_boolean(c->nested_virtualization)) < 0)
                 return -ENOMEM;
         con = json_object_new_object();
         if (!con)

@@ -41,7 +41,7 @@ static void help(void)
                "  create NAME [--memory SIZE] [--vcpus N] [--kernel PATH] [--initrd PATH]\n"
                "              [--cmdline STR] [--disk PATH[,ro][,cache=none]]... [--nic switch=NAME[,mac=..]]...\n"
                "              [--nic tap=IFNAME[,bridge=BR][,mac=..][,queues=N]]...\n"
-               "              [--hugepages] [--on-reboot restart|exit]\n"
+               "              [--hugepages] [--nested-virt] [--on-reboot restart|exit]\n"
                "  list                     the VMs: name, state, vCPUs, memory, uptime\n"
                "  show NAME                one VM in detail\n"
                "  start NAME               start it and wait until it runs\n"
@@ -219,6 +219,7 @@ static int verb_create(struct verb_ctx *v)
                 { "disk", required_argument, NULL, 'd' },
                 { "nic", required_argument, NULL, 'n' },
                 { "hugepages", no_argument, NULL, 'H' },
+                { "nested-virt", no_argument, NULL, 'V' },
                 { "on-reboot", required_argument, NULL, 'R' },
                 {}
         };
@@ -264,6 +265,9 @@ static int verb_create(struct verb_ctx *v)
                         break;
                 case 'H':
                         json_object_object_add(cfg, "hugepages", json_object_new_boolean(true));
+                        break;
+                case 'V':
+                        json_object_object_add(cfg, "nested_virtualization", json_object_new_boolean(true));
                         break;
                 case 'R':
                         json_object_object_add(cfg, "on_reboot", json_object_new_string(optarg));

@@ -42,6 +42,7 @@ void vmwp_args_help(bool jail)
                "      --console TARGET    stdio (default), none, PATH or file:PATH (append to a\n"
                "                          file), socket:PATH (a Unix socket to attach to later)\n"
                "      --hugepages         back guest RAM with 2 MiB huge pages\n"
+               "      --nested-virt       offer VT-x/AMD-V to the guest (off by default)\n"
                "      --no-reboot         exit when the guest resets instead of restarting it\n"
                "  -n, --name NAME         VM name for messages\n"
                "      --control PATH      serve the JSON-RPC control socket at PATH (vm.info,\n"
@@ -70,6 +71,7 @@ void vmwp_args_help(bool jail)
 enum {
         ARG_CONSOLE = 0x100,
         ARG_HUGEPAGES,
+        ARG_NESTED_VIRT,
         ARG_NO_REBOOT,
         ARG_LOG_LEVEL,
         ARG_VERSION,
@@ -92,6 +94,7 @@ int vmwp_args_parse(int argc, char *argv[], struct vmwp_args *a)
                 { "disk",      required_argument, NULL, 'd' },
                 { "console",   required_argument, NULL, ARG_CONSOLE },
                 { "hugepages", no_argument,       NULL, ARG_HUGEPAGES },
+                { "nested-virt", no_argument,     NULL, ARG_NESTED_VIRT },
                 { "no-reboot", no_argument,       NULL, ARG_NO_REBOOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help",      no_argument,       NULL, 'h' },
@@ -133,6 +136,7 @@ int vmwp_args_parse(int argc, char *argv[], struct vmwp_args *a)
                 }
                 case ARG_CONSOLE: a->console = optarg; break;
                 case ARG_HUGEPAGES: a->hugepages = true; break;
+                case ARG_NESTED_VIRT: a->nested_virtualization = true; break;
                 case ARG_NO_REBOOT: a->no_reboot = true; break;
                 case ARG_LOG_LEVEL:
                         a->log_level = optarg;
@@ -296,6 +300,8 @@ int vmwp_args_apply(const struct vmwp_args *a, struct vm_config *cfg, struct con
         }
         if (a->hugepages)
                 cfg->hugepages = true;
+        if (a->nested_virtualization)
+                cfg->nested_virtualization = true;
         if (a->no_reboot)
                 cfg->on_reboot = ON_REBOOT_EXIT;
         return vm_config_validate(cfg, err);

@@ -18,6 +18,8 @@
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID1_ECX_HYPERVISOR  (1u << 31)
 #define CPUID1_EDX_HTT         (1u << 28)
+#define CPUID1_ECX_VMX         (1u << 5)
+#define CPUID80000001_ECX_SVM  (1u << 2)
 
 int vmwp_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret)
 {
@@ -73,10 +75,11 @@ static void set_topology_leaf(struct kvm_cpuid_entry2 *e, uint32_t function, uin
                 e->ecx = index;
 }
 
-int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, unsigned n_vcpus)
+int vmwp_cpuid_build(const struct kvm_cpuid2 *supported, unsigned index, unsigned n_vcpus,
+                     bool nested_virtualization, struct kvm_cpuid2 **ret)
 {
         _cleanup_free_ struct kvm_cpuid2 *cp = NULL;
-        unsigned apic_id = c->index, shift = order_base_2(n_vcpus), n = 0;
+        unsigned apic_id = index, shift = order_base_2(n_vcpus), n = 0;
         bool has_leaf_b = false;
 
         cp = calloc(1, sizeof(*cp) + (supported->nent + 3) * sizeof(struct kvm_cpuid_entry2));
@@ -92,12 +95,21 @@ int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, un
                 }
                 if (supported->entries[i].function == 0x1f)
                         continue;       /* 0xB says it all; don't offer a second view */
+                if (supported->entries[i].function == 0x8000000a && !nested_virtualization)
+                        continue;       /* SVM's own leaf: only with SVM */
                 *e = supported->entries[i];
                 n++;
                 switch (e->function) {
                 case 1:
                         e->ebx = (e->ebx & 0x0000ffffu) | (MIN(n_vcpus, 255u) << 16) | (apic_id << 24);
                         e->ecx |= CPUID1_ECX_HYPERVISOR;
+                        /*
+                         * Virtualization extensions only when asked for, as Hyper-V
+                         * exposes them: a guest that may run its own VMs is more attack
+                         * surface, and a stock Linux guest otherwise loads KVM at boot.
+                         */
+                        if (!nested_virtualization)
+                                e->ecx &= ~CPUID1_ECX_VMX;
                         if (n_vcpus > 1)
                                 e->edx |= CPUID1_EDX_HTT;
                         else
@@ -112,6 +124,8 @@ int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, un
                         /* CmpLegacy: logical processors are cores, not threads. */
                         if (n_vcpus > 1)
                                 e->ecx |= 1u << 1;
+                        if (!nested_virtualization)
+                                e->ecx &= ~CPUID80000001_ECX_SVM;
                         break;
                 case 0x80000008:
                         e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (n_vcpus - 1);
@@ -122,6 +136,19 @@ int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, un
                 for (uint32_t idx = 0; idx < 3; idx++)
                         set_topology_leaf(&cp->entries[n++], 0xb, idx, apic_id, n_vcpus);
         cp->nent = n;
+        *ret = TAKE_PTR(cp);
+        return 0;
+}
+
+int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, unsigned n_vcpus,
+                     bool nested_virtualization)
+{
+        _cleanup_free_ struct kvm_cpuid2 *cp = NULL;
+        int r;
+
+        r = vmwp_cpuid_build(supported, c->index, n_vcpus, nested_virtualization, &cp);
+        if (r < 0)
+                return r;
         if (ioctl(c->fd, KVM_SET_CPUID2, cp) < 0)
                 return -errno;
         return 0;

@@ -58,7 +58,7 @@ int vmwp_vcpu_init(struct vmwp_vm *vm, unsigned index)
                 c->run = NULL;
                 return -errno;
         }
-        r = vmwp_cpuid_setup(c, vm->cpuid, vm->n_vcpus);
+        r = vmwp_cpuid_setup(c, vm->cpuid, vm->n_vcpus, vm->cfg->nested_virtualization);
         if (r < 0)
                 return r;
 

@@ -148,7 +148,11 @@ void vmwp_vcpu_format_state(struct vmwp_vcpu *c, char *buf, size_t len);
 
 /* cpuid.c */
 int vmwp_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret);
-int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, unsigned n_vcpus);
+/* vCPU index's CPUID: what KVM supports, one topology, VMX/SVM only with nested_virtualization. */
+int vmwp_cpuid_build(const struct kvm_cpuid2 *supported, unsigned index, unsigned n_vcpus,
+                     bool nested_virtualization, struct kvm_cpuid2 **ret);
+int vmwp_cpuid_setup(struct vmwp_vcpu *c, const struct kvm_cpuid2 *supported, unsigned n_vcpus,
+                     bool nested_virtualization);
 
 /* boot.c, boot_pvh.c, boot_bzimage.c */
 struct vmwp_boot_input {
