@@ -26,3 +26,10 @@ static inline int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t
 {
         return a < b + blen && b < a + alen;
 }
+
+/*
+ * A precondition written as code, as systemd's assert_return() does: "call under the lock"
+ * becomes a check that the mutex is held (by someone: a mutex nobody holds is the bug it
+ * catches; trylock cannot tell whose). Compiled out with NDEBUG like assert().
+ */
+#define assert_held(m) assert(pthread_mutex_trylock(m) == EBUSY)

@@ -5,6 +5,7 @@
  * SCI (a level interrupt) while the guest has it enabled. There is no SMI_CMD port, so the
  * platform starts in ACPI mode with SCI_EN set.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -48,10 +49,12 @@ void vdev_pm_free(struct vdev_pm *p)
         free(p);
 }
 
-/* Call with the lock held. */
 static void pm_update_sci(struct vdev_pm *p)
 {
-        bool level = (p->cnt & PM1_CNT_SCI_EN) && (p->sts & p->en);
+        bool level;
+
+        assert_held(&p->lock);
+        level = (p->cnt & PM1_CNT_SCI_EN) && (p->sts & p->en);
 
         if (level != p->sci_level) {
                 p->sci_level = level;

@@ -5,6 +5,7 @@
  * IIR has not been read since. Received bytes wait in a FIFO larger than the chip's, so a
  * pasted line is not lost while the guest is busy.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,10 +94,12 @@ static uint8_t serial_iir(const struct vdev_serial *s)
         return IIR_NO_INT | fifo;
 }
 
-/* Call with the lock held. */
 static void serial_update_irq(struct vdev_serial *s)
 {
-        bool level = !(serial_iir(s) & IIR_NO_INT);
+        bool level;
+
+        assert_held(&s->lock);
+        level = !(serial_iir(s) & IIR_NO_INT);
 
         if (level != s->irq_level) {
                 s->irq_level = level;

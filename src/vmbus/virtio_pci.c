@@ -11,6 +11,7 @@
  * threads touch only atomics here (isr, needs_reset, vectors, generation) and MSI-X.
  */
 #include <endian.h>
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -109,9 +110,10 @@ static uint16_t vp_vector(struct virtio_pci *vp, uint16_t v)
         return v < pci_msix_nvec(vp->pci) ? v : VIRTIO_MSI_NO_VECTOR;
 }
 
-/* Device reset: stop the device, forget everything the driver set up. Under vp->lock. */
+/* Device reset: stop the device, forget everything the driver set up. */
 static void vp_reset_locked(struct virtio_pci *vp)
 {
+        assert_held(&vp->lock);
         if (vp->active) {
                 vp->ops->reset(vp->dev);
                 vp->active = false;
@@ -569,7 +571,7 @@ int virtio_pci_new(struct pci_bus *bus, const struct vmhost *host,
                              vp_bar_access, vp);
         if (r < 0)
                 goto fail;
-        vp_reset_locked(vp);
+        virtio_pci_reset(vp);   /* nobody else sees vp yet, but the rule is the rule */
         vp->dev = dev;
         *ret = vp;
         return 0;
