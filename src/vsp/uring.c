@@ -542,16 +542,39 @@ int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
         return n;
 }
 
+/*
+ * Take back what was queued but never reached the kernel (a failed io_uring_enter left it
+ * in the submission ring): rewind the ring's tail so no later enter can start it. Returns
+ * how many of those were operations (polls hold no buffers and are not counted).
+ */
+static unsigned sq_take_back(struct vsp_uring *u)
+{
+        struct io_uring_sq *sq = &u->ring.sq;
+        unsigned head = *sq->khead, n = 0;
+
+        for (unsigned i = head; i != sq->sqe_tail; i++) {
+                const struct io_uring_sqe *sqe = &sq->sqes[sq->array[i & sq->ring_mask] & sq->ring_mask];
+                const struct vsp_io *io = (const struct vsp_io *)(uintptr_t)sqe->user_data;
+
+                if (io && io->op != VSP_IO_POLL)
+                        n++;
+        }
+        sq->sqe_head = sq->sqe_tail = head;
+        io_uring_smp_store_release(sq->ktail, head);
+        return n;
+}
+
 int vsp_uring_drain(struct vsp_uring *u, vsp_io_done_fn done, void *ctx, const unsigned *inflight,
                     int timeout_ms)
 {
-        if (io_uring_sq_ready(&u->ring))
-                return -EBUSY;
+        unsigned never_sent = sq_take_back(u);
+
         for (int waited = 0;;) {
                 struct pollfd p = { .fd = u->ring.ring_fd, .events = POLLIN };
 
                 (void)vsp_uring_reap(u, done, ctx);
-                if (*inflight == 0)
+                /* Each operation has at most one step out at a time. */
+                if (*inflight <= never_sent)
                         return 0;
                 if (waited >= timeout_ms)
                         return -ETIMEDOUT;

@@ -74,8 +74,9 @@ int vsp_uring_wait(struct vsp_uring *u, vsp_io_done_fn done, void *ctx);
 /*
  * After io_uring itself failed (submit or wait): report completions as they come, waiting
  * on the ring's fd with poll(2) (no io_uring syscall), until *inflight is 0 or timeout_ms
- * passed. 0, or -ETIMEDOUT while operations are still out (and their buffers with them);
- * -EBUSY at once when some were queued but never reached the kernel (they never complete).
+ * passed. 0, or -ETIMEDOUT while operations are still out (and their buffers with them).
+ * Operations queued but never handed to the kernel are dropped: they never complete, and
+ * their memory is the caller's to free with the ring.
  */
 int vsp_uring_drain(struct vsp_uring *u, vsp_io_done_fn done, void *ctx, const unsigned *inflight,
                     int timeout_ms);
