@@ -51,6 +51,13 @@ struct virtio_dev_ops {
         int (*activate)(void *dev, const struct virtio_activation *a);
         /* Stop: no guest memory access after return; in-flight requests are finished. */
         void (*reset)(void *dev);
+        /*
+         * Optional, only between activate and reset, with no vCPU running: pause returns
+         * once the device is quiet (nothing in flight, every finished request in the used
+         * rings, no guest memory access until resume); its state can then be read.
+         */
+        void (*pause)(void *dev);
+        void (*resume)(void *dev);
         void (*read_config)(void *dev, uint32_t off, void *data, uint32_t len);
         void (*write_config)(void *dev, uint32_t off, const void *data, uint32_t len);
         /* Optional: refuse a feature combination at FEATURES_OK (negative errno). */

@@ -33,3 +33,9 @@ int vmbus_add_virtio(struct vmbus *b, const struct virtio_dev_info *info,
 
 /* A platform reset (guest reboot): every device back to its power-on state. */
 void vmbus_reset(struct vmbus *b);
+/*
+ * With every vCPU stopped: pause every active device at a quiet point (nothing in flight,
+ * guest memory and device state still) until vmbus_resume(). What saving a VM needs.
+ */
+void vmbus_pause(struct vmbus *b);
+void vmbus_resume(struct vmbus *b);

@@ -54,6 +54,7 @@ struct virtio_pci {
         uint64_t driver_features;
         uint8_t status;
         bool active;
+        bool paused;                    /* the device was paused while active */
         uint16_t queue_select;
         uint16_t config_vector;         /* atomic */
         uint8_t isr;                    /* atomic */
@@ -118,6 +119,7 @@ static void vp_reset_locked(struct virtio_pci *vp)
                 vp->ops->reset(vp->dev);
                 vp->active = false;
         }
+        vp->paused = false;
         vp->status = 0;
         vp->dfselect = vp->gfselect = 0;
         vp->driver_features = 0;
@@ -142,6 +144,19 @@ void virtio_pci_reset(struct virtio_pci *vp)
 {
         pthread_mutex_lock(&vp->lock);
         vp_reset_locked(vp);
+        pthread_mutex_unlock(&vp->lock);
+}
+
+void virtio_pci_pause(struct virtio_pci *vp, bool pause)
+{
+        pthread_mutex_lock(&vp->lock);
+        if (pause && vp->active && !vp->paused && vp->ops->pause) {
+                vp->ops->pause(vp->dev);
+                vp->paused = true;
+        } else if (!pause && vp->paused) {
+                vp->ops->resume(vp->dev);
+                vp->paused = false;
+        }
         pthread_mutex_unlock(&vp->lock);
 }
 

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmms/vmhost.h"
@@ -38,6 +39,8 @@ int virtio_pci_new(struct pci_bus *bus, const struct vmhost *host,
                    void *dev, struct virtio_pci **ret);
 /* Device reset, as if the driver wrote 0 to device_status. */
 void virtio_pci_reset(struct virtio_pci *vp);
+/* Pause an active device until resumed (see virtio_dev_ops.pause); no vCPU may run. */
+void virtio_pci_pause(struct virtio_pci *vp, bool pause);
 /* Reset, unplug from the bus, free the device. */
 void virtio_pci_free(struct virtio_pci *vp);
 struct pci_func *virtio_pci_func(struct virtio_pci *vp);

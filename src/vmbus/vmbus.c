@@ -67,6 +67,18 @@ int vmbus_add_virtio(struct vmbus *b, const struct virtio_dev_info *info,
         return 0;
 }
 
+void vmbus_pause(struct vmbus *b)
+{
+        for (unsigned i = 0; i < b->n; i++)
+                virtio_pci_pause(b->devs[i], true);
+}
+
+void vmbus_resume(struct vmbus *b)
+{
+        for (unsigned i = 0; i < b->n; i++)
+                virtio_pci_pause(b->devs[i], false);
+}
+
 void vmbus_reset(struct vmbus *b)
 {
         for (unsigned i = 0; i < b->n; i++)

@@ -478,12 +478,16 @@ int vmwp_vm_pause(struct vmwp_vm *vm)
         while (vm->n_paused < vm->n_running && !atomic_load(&vm->stop))
                 pthread_cond_wait(&vm->cond, &vm->lock);
         pthread_mutex_unlock(&vm->lock);
+        /* Then the devices: with no vCPU to ring a doorbell, they come to rest. */
+        vmbus_pause(vm->bus);
         return 0;
 }
 
 int vmwp_vm_resume(struct vmwp_vm *vm)
 {
         pthread_mutex_lock(&vm->lock);
+        if (vm->pause_requested)
+                vmbus_resume(vm->bus);
         vm->pause_requested = false;
         pthread_cond_broadcast(&vm->cond);
         pthread_mutex_unlock(&vm->lock);

@@ -27,6 +27,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -45,6 +46,7 @@
 #include "vmms/virtio_dev.h"
 #include "vmms/vsp.h"
 #include "blk.h"
+#include "iothread.h"
 #include "uring.h"
 
 #define BLK_MERGE_MAX_BYTES     (1u << 20)      /* larger ones stall the guest's pipeline */
@@ -75,12 +77,11 @@ struct blk_queue {
         unsigned index;
         struct virtq *vq;
         int kick_fd;
-        int stop_fd;
         struct vsp_uring *u;
         struct vsp_io kick_io, stop_io;
-        pthread_t thread;
-        bool running;
-        bool stopping;
+        struct vsp_iothread t;
+        char what[32];                  /* "virtio-blk queue 0" */
+        bool stopping;                  /* the loop was asked to return */
         bool broken;
         bool used_pending;
         unsigned inflight;              /* backend operations */
@@ -386,9 +387,10 @@ static void blk_io_done(void *ctx, struct vsp_io *io, int res)
         if (io == &q->kick_io) {
                 eventfd_t v;
 
-                /* The loop drains the ring after every wake-up; here only re-arm. */
+                /* The loop drains the ring after every wake-up; here only re-arm (also when
+                 * stopping: a paused queue resumes with its doorbell watched). */
                 (void)eventfd_read(q->kick_fd, &v);
-                if (!q->stopping && vsp_uring_poll(q->u, &q->kick_io, q->kick_fd) < 0)
+                if (vsp_uring_poll(q->u, &q->kick_io, q->kick_fd) < 0)
                         blk_queue_fail(q, "cannot watch the doorbell");
                 return;
         }
@@ -470,12 +472,17 @@ static void blk_queue_backend_failed(struct blk_queue *q, const char *what, int 
                 q->backend_held = true;
 }
 
-static void *blk_queue_thread(void *arg)
+/* The queue's loop (see iothread.h): returns at a quiet point once ctl_fd is readable. */
+static int blk_queue_run(void *arg, int ctl_fd)
 {
         struct blk_queue *q = arg;
         uint64_t last_work = blk_now_ns(), last_look = 0;
         int r;
 
+        q->stopping = false;
+        r = vsp_uring_poll(q->u, &q->stop_io, ctl_fd);
+        if (r < 0)
+                return r;
         virtq_disable_notify(q->vq);
         for (;;) {
                 unsigned work;
@@ -486,7 +493,7 @@ static void *blk_queue_thread(void *arg)
                 r = vsp_uring_submit(q->u);
                 if (r < 0) {
                         blk_queue_backend_failed(q, "submit", r);
-                        break;
+                        return r;
                 }
                 work += (unsigned)vsp_uring_reap(q->u, blk_io_done, q);
                 blk_queue_publish(q);
@@ -530,23 +537,19 @@ static void *blk_queue_thread(void *arg)
                 r = vsp_uring_wait(q->u, blk_io_done, q);
                 if (r < 0) {
                         blk_queue_backend_failed(q, "wait", r);
-                        break;
+                        return r;
                 }
                 virtq_disable_notify(q->vq);
                 last_work = blk_now_ns();
                 blk_poll_adapt(q, last_work - t0);
         }
         blk_queue_publish(q);
-        return NULL;
+        return 0;
 }
 
 static void blk_queue_stop(struct blk_queue *q)
 {
-        if (q->running) {
-                (void)eventfd_write(q->stop_fd, 1);
-                pthread_join(q->thread, NULL);
-                q->running = false;
-        }
+        vsp_iothread_stop(&q->t);
         if (q->backend_held) {
                 /* The kernel may still write into q->reqs' buffers: leak them, never reuse. */
                 q->u = NULL;
@@ -555,8 +558,6 @@ static void blk_queue_stop(struct blk_queue *q)
         }
         vsp_uring_free(q->u);
         q->u = NULL;
-        safe_close(q->stop_fd);
-        q->stop_fd = -1;
         free(q->reqs);
         q->reqs = NULL;
         q->vq = NULL;
@@ -571,9 +572,8 @@ static int blk_queue_start(struct vsp_blk *b, struct blk_queue *q, const struct 
         q->blk = b;
         q->vq = dq->vq;
         q->kick_fd = dq->kick_fd;
-        q->stop_fd = -1;
         q->u = NULL;
-        q->running = q->stopping = q->broken = q->used_pending = q->backend_held = false;
+        q->stopping = q->broken = q->used_pending = q->backend_held = false;
         q->inflight = 0;
         q->poll_ns = BLK_POLL_START_NS;
         q->m_first = q->m_last = NULL;
@@ -585,23 +585,13 @@ static int blk_queue_start(struct vsp_blk *b, struct blk_queue *q, const struct 
         q->free_head = UINT16_MAX;
         for (unsigned i = n; i > 0; i--)
                 blk_req_put(q, &q->reqs[i - 1]);
-        q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (q->stop_fd < 0)
-                return -errno;
         r = vsp_uring_new(b->img, n + 4, &q->u);
         if (r < 0)
                 return r;
         r = vsp_uring_poll(q->u, &q->kick_io, q->kick_fd);
         if (r < 0)
                 return r;
-        r = vsp_uring_poll(q->u, &q->stop_io, q->stop_fd);
-        if (r < 0)
-                return r;
-        q->running = true;
-        r = -pthread_create(&q->thread, NULL, blk_queue_thread, q);
-        if (r < 0)
-                q->running = false;
-        return r;
+        return vsp_iothread_start(&q->t, q->what, blk_queue_run, q, b->irq);
 }
 
 static void blk_reset(void *dev)
@@ -610,6 +600,22 @@ static void blk_reset(void *dev)
 
         for (unsigned i = 0; i < b->nq; i++)
                 blk_queue_stop(&b->queues[i]);
+}
+
+static void blk_pause(void *dev)
+{
+        struct vsp_blk *b = dev;
+
+        for (unsigned i = 0; i < b->nq; i++)
+                vsp_iothread_pause(&b->queues[i].t);
+}
+
+static void blk_resume(void *dev)
+{
+        struct vsp_blk *b = dev;
+
+        for (unsigned i = 0; i < b->nq; i++)
+                vsp_iothread_resume(&b->queues[i].t);
 }
 
 static int blk_activate(void *dev, const struct virtio_activation *a)
@@ -645,8 +651,11 @@ static void blk_free(void *dev)
 
         if (!b)
                 return;
-        if (b->queues)
+        if (b->queues) {
                 blk_reset(b);
+                for (unsigned i = 0; i < b->nq; i++)
+                        vsp_iothread_destroy(&b->queues[i].t);
+        }
         free(b->queues);
         vsp_image_free(b->img);
         disk_config_done(&b->disk);
@@ -656,6 +665,8 @@ static void blk_free(void *dev)
 static const struct virtio_dev_ops blk_ops = {
         .activate = blk_activate,
         .reset = blk_reset,
+        .pause = blk_pause,
+        .resume = blk_resume,
         .read_config = blk_read_config,
         .free = blk_free,
 };
@@ -680,8 +691,13 @@ static int blk_new(const struct disk_config *disk, struct vsp_blk **ret)
                 blk_free(b);
                 return -ENOMEM;
         }
-        for (unsigned i = 0; i < b->nq; i++)
-                b->queues[i] = (struct blk_queue) { .blk = b, .index = i, .stop_fd = -1 };
+        for (unsigned i = 0; i < b->nq; i++) {
+                struct blk_queue *q = &b->queues[i];
+
+                *q = (struct blk_queue) { .blk = b, .index = i };
+                snprintf(q->what, sizeof(q->what), "virtio-blk queue %u", i);
+                vsp_iothread_init(&q->t);
+        }
         r = vsp_image_open(disk, &b->img);
         if (r < 0) {
                 blk_free(b);

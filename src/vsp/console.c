@@ -33,6 +33,7 @@
 #include "vmms/virtqueue.h"
 #include "vmms/vmbus.h"
 #include "vmms/vsp_ic.h"
+#include "iothread.h"
 #include <abi/ic_msg.h>
 
 #define CON_NQ              VIRTIO_CONSOLE_NUM_QUEUES(IC_CONSOLE_MAX_PORTS)
@@ -73,9 +74,7 @@ struct vsp_console {
         int kick_fd[CON_NQ];
         bool used_pending[CON_NQ];
         bool multiport;
-        int stop_fd;
-        pthread_t thread;
-        bool running;
+        struct vsp_iothread t;
         bool broken;
         struct con_port port[IC_CONSOLE_MAX_PORTS];
         struct con_ctrl ctrl[CON_CTRL_PENDING];
@@ -341,13 +340,14 @@ static void con_process(struct vsp_console *c, uint64_t now)
         con_publish(c);
 }
 
-static void *con_thread(void *arg)
+/* The device's loop (see iothread.h): returns at a quiet point once ctl_fd is readable. */
+static int con_run(void *arg, int ctl_fd)
 {
         struct vsp_console *c = arg;
         struct pollfd pfd[CON_NQ + 2];
         unsigned n = 0;
 
-        pfd[n++] = (struct pollfd) { .fd = c->stop_fd, .events = POLLIN };
+        pfd[n++] = (struct pollfd) { .fd = ctl_fd, .events = POLLIN };
         pfd[n++] = (struct pollfd) { .fd = c->wake_fd, .events = POLLIN };
         for (unsigned q = 0; q < CON_NQ; q++)
                 if (c->vq[q])
@@ -362,7 +362,7 @@ static void *con_thread(void *arg)
                         next = MIN(next, now - c->ctrl_window_start < 1000 ? 1000 - (now - c->ctrl_window_start) : 1);
                 timeout = next > 60000 ? 60000 : (int)next;
                 if (poll(pfd, n, timeout) < 0 && errno != EINTR)
-                        break;
+                        return -errno;
                 if (pfd[0].revents)
                         break;
                 for (unsigned i = 1; i < n; i++)
@@ -373,19 +373,14 @@ static void *con_thread(void *arg)
                         }
         }
         con_process(c, now_usec(CLOCK_MONOTONIC) / 1000);
-        return NULL;
+        return 0;
 }
 
 static void con_reset(void *dev)
 {
         struct vsp_console *c = dev;
 
-        if (c->running) {
-                (void)eventfd_write(c->stop_fd, 1);
-                pthread_join(c->thread, NULL);
-                c->running = false;
-        }
-        c->stop_fd = safe_close(c->stop_fd);
+        vsp_iothread_stop(&c->t);
         vsp_ic_set_wakeup(c->ic, NULL, NULL);
         for (unsigned i = 0; i < IC_CONSOLE_MAX_PORTS; i++) {
                 struct con_port *p = &c->port[i];
@@ -416,17 +411,27 @@ static int con_activate(void *dev, const struct virtio_activation *a)
         c->n_ctrl = 0;
         c->ctrl_count = 0;
         c->ctrl_window_start = now_usec(CLOCK_MONOTONIC) / 1000;
-        c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (c->stop_fd < 0)
-                return -errno;
         vsp_ic_set_wakeup(c->ic, con_wake, c);
-        r = -pthread_create(&c->thread, NULL, con_thread, c);
+        r = vsp_iothread_start(&c->t, "virtio-console", con_run, c, c->irq);
         if (r < 0) {
                 con_reset(c);
                 return r;
         }
-        c->running = true;
         return 0;
+}
+
+static void con_pause(void *dev)
+{
+        struct vsp_console *c = dev;
+
+        vsp_iothread_pause(&c->t);
+}
+
+static void con_resume(void *dev)
+{
+        struct vsp_console *c = dev;
+
+        vsp_iothread_resume(&c->t);
 }
 
 static void con_read_config(void *dev, uint32_t off, void *data, uint32_t len)
@@ -443,6 +448,7 @@ static void con_free(void *dev)
         if (!c)
                 return;
         con_reset(c);
+        vsp_iothread_destroy(&c->t);
         safe_close(c->wake_fd);
         free(c);
 }
@@ -450,6 +456,8 @@ static void con_free(void *dev)
 static const struct virtio_dev_ops con_ops = {
         .activate = con_activate,
         .reset = con_reset,
+        .pause = con_pause,
+        .resume = con_resume,
         .read_config = con_read_config,
         .free = con_free,
 };
@@ -462,12 +470,15 @@ int vsp_console_add(struct vmbus *bus, struct vsp_ic *ic)
         if (!c)
                 return -ENOMEM;
         c->ic = ic;
-        c->stop_fd = -1;
+        vsp_iothread_init(&c->t);
         c->rl = (struct ratelimit) RATELIMIT_INIT(1000000, 5);
         c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (c->wake_fd < 0) {
+                int r = -errno;
+
+                vsp_iothread_destroy(&c->t);
                 free(c);
-                return -errno;
+                return r;
         }
         for (unsigned s = 0; s < IC_SVC_COUNT; s++) {
                 struct con_port *p = &c->port[IC_CONSOLE_FIRST_PORT + s];

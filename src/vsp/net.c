@@ -66,23 +66,29 @@ static void pair_drain(int fd)
         (void)eventfd_read(fd, &v);
 }
 
-static void *pair_thread(void *arg)
+/* The pair's loop (see iothread.h): returns at a quiet point once ctl_fd is readable. */
+static int pair_run(void *arg, int ctl_fd)
 {
         struct net_pair *p = arg;
         struct epoll_event ev[8];
-        bool more = true;       /* doorbells rung before DRIVER_OK: look at everything once */
+        bool more = true;       /* doorbells rung before DRIVER_OK (or a pause): look at everything once */
+        bool stop = false;
+        int r;
 
-        while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+        r = pair_watch(p, ctl_fd, EPOLLIN);
+        if (r < 0 && r != -EEXIST)
+                return r;
+        while (!stop) {
                 int n = epoll_wait(p->epfd, ev, (int)ARRAY_SIZE(ev), more ? 0 : -1);
 
-                if (n < 0 && errno != EINTR) {
-                        log_debug_errno(-errno, "virtio-net %s pair %u: epoll failed: %m", p->net->name, p->index);
-                        break;
-                }
+                if (n < 0 && errno != EINTR)
+                        return -errno;
                 for (int i = 0; i < n; i++) {
                         int fd = ev[i].data.fd;
 
-                        if (fd == p->tap_fd) {
+                        if (fd == ctl_fd) {
+                                stop = true;    /* iothread.c drains it */
+                        } else if (fd == p->tap_fd) {
                                 if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
                                         p->tap_readable = true;
                                 if (ev[i].events & EPOLLOUT)
@@ -93,8 +99,6 @@ static void *pair_thread(void *arg)
                                         p->tap_readable = true;         /* re-attached, link up */
                         }
                 }
-                if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
-                        break;
                 more = false;
                 if (p->ctrl)
                         vsp_net_ctrl_run(p);
@@ -104,8 +108,7 @@ static void *pair_thread(void *arg)
                         more = true;
                 vsp_net_pair_publish(p);
         }
-        vsp_net_pair_publish(p);
-        return NULL;
+        return 0;
 }
 
 static void pair_wake(struct net_pair *p)
@@ -116,12 +119,7 @@ static void pair_wake(struct net_pair *p)
 
 static void pair_stop(struct net_pair *p)
 {
-        if (p->running) {
-                __atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
-                pair_wake(p);
-                pthread_join(p->thread, NULL);
-                p->running = false;
-        }
+        vsp_iothread_stop(&p->t);
         vsp_net_rx_forget(&p->rx);
         p->epfd = safe_close(p->epfd);
         p->rx.vq = NULL;
@@ -142,7 +140,6 @@ static int pair_start(struct vsp_net *n, struct net_pair *p, const struct virtio
 {
         int r;
 
-        p->stop = false;
         p->tap_readable = true;
         p->rx.broken = p->tx.broken = false;
         p->rx.need_kick = p->rx.used_pending = p->rx.have_buf = p->rx.partial = false;
@@ -168,11 +165,7 @@ static int pair_start(struct vsp_net *n, struct net_pair *p, const struct virtio
             (r = pair_watch(p, p->ctrl ? p->ctrl->kick_fd : -1, EPOLLIN)) < 0 ||
             (r = pair_watch(p, p->tap_fd, EPOLLIN | EPOLLOUT | EPOLLET)) < 0)
                 return r;
-        r = -pthread_create(&p->thread, NULL, pair_thread, p);
-        if (r < 0)
-                return r;
-        p->running = true;
-        return 0;
+        return vsp_iothread_start(&p->t, p->what, pair_run, p, n->irq);
 }
 
 /* ---- device ops --------------------------------------------------------------------- */
@@ -223,6 +216,22 @@ int vsp_net_set_pairs(struct vsp_net *n, unsigned pairs)
                 pair_wake(&n->pairs[i]);
         }
         return 0;
+}
+
+static void net_pause(void *dev)
+{
+        struct vsp_net *n = dev;
+
+        for (unsigned i = 0; i < n->max_pairs; i++)
+                vsp_iothread_pause(&n->pairs[i].t);
+}
+
+static void net_resume(void *dev)
+{
+        struct vsp_net *n = dev;
+
+        for (unsigned i = 0; i < n->max_pairs; i++)
+                vsp_iothread_resume(&n->pairs[i].t);
 }
 
 static int net_activate(void *dev, const struct virtio_activation *a)
@@ -280,6 +289,7 @@ static void net_free(void *dev)
         if (n->pairs) {
                 net_reset(n);
                 for (unsigned i = 0; i < n->max_pairs; i++) {
+                        vsp_iothread_destroy(&n->pairs[i].t);
                         safe_close(n->pairs[i].wake_fd);
                         free(n->pairs[i].rx.used_head);
                         free(n->pairs[i].rx.used_len);
@@ -295,6 +305,8 @@ static void net_free(void *dev)
 static const struct virtio_dev_ops net_ops = {
         .activate = net_activate,
         .reset = net_reset,
+        .pause = net_pause,
+        .resume = net_resume,
         .read_config = net_read_config,
         .validate_features = net_validate_features,
         .free = net_free,
@@ -359,6 +371,8 @@ static int net_new(struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **r
                 p->tap_fd = vsp_tap_fd(tap, i);
                 p->epfd = p->wake_fd = -1;
                 p->rx.kick_fd = p->tx.kick_fd = -1;
+                snprintf(p->what, sizeof(p->what), "virtio-net %s pair %u", n->name, i);
+                vsp_iothread_init(&p->t);
         }
         for (unsigned i = 0; i < n->max_pairs; i++) {
                 struct net_pair *p = &n->pairs[i];

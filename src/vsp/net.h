@@ -17,6 +17,7 @@
 #include "vmms/virtio_dev.h"
 #include "vmms/virtqueue.h"
 #include "vmms/vsp_net.h"
+#include "iothread.h"
 
 struct vsp_tap;
 
@@ -149,9 +150,8 @@ struct net_pair {
         int tap_fd;
         bool tap_readable;              /* no EAGAIN since the last edge */
         int epfd, wake_fd;
-        pthread_t thread;
-        bool running;
-        bool stop;                      /* atomic */
+        struct vsp_iothread t;
+        char what[48];                  /* "virtio-net tap0 pair 0" */
         bool enabled;                   /* atomic: the driver uses this pair (VQ_PAIRS_SET) */
         struct net_rx rx;
         struct net_tx tx;

@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
@@ -193,14 +194,55 @@ def boot(cmdline, disks, vcpus=1, memory="128M", timeout=90, extra=()):
 
 # --- cases -------------------------------------------------------------------------------
 
-def verify(where="shm", cache="writeback", queues=1, vcpus=1, size=16 * MIB, seed=None, opts=""):
-    """blk-verify on vmwp, then every sector of the image checked here."""
+class Pauser(threading.Thread):
+    """Pauses and resumes vmwp over its control socket, again and again, until stopped."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.done, self.cycles, self.error = path, threading.Event(), 0, None
+
+    def run(self):
+        try:
+            ctl = Control(self.path, timeout=30)
+            while not self.done.is_set():
+                ctl.call("vm.pause")
+                time.sleep(0.01)
+                ctl.call("vm.resume")
+                self.cycles += 1
+                time.sleep(0.03)
+        except OSError:
+            pass        # vmwp exited (its exit status is checked)
+        except Fail as e:
+            if "socket closed" not in str(e):
+                self.error = e
+
+    def stop(self):
+        self.done.set()
+        self.join(timeout=30)
+
+
+def verify(where="shm", cache="writeback", queues=1, vcpus=1, size=16 * MIB, seed=None, opts="", pauses=False):
+    """blk-verify on vmwp, then every sector of the image checked here. With pauses, the VM
+    is paused and resumed all the while (the devices come to rest each time)."""
     seed = seed if seed is not None else int(time.time()) & 0xFFFF | 1
     with scratch_dir(where) as d:
         img = os.path.join(d, "disk.img")
         make_image(img, size)
         spec = f"{img},cache={cache},queues={queues},serial=vmms-verify"
-        rc, out, err = boot(f"scenario=blk-verify seed={seed} {opts}", [spec], vcpus=vcpus)
+        extra, pauser = (), None
+        if pauses:
+            extra = ("--control", os.path.join(d, "control.sock"))
+            pauser = Pauser(extra[1])
+            pauser.start()
+        try:
+            rc, out, err = boot(f"scenario=blk-verify seed={seed} {opts}", [spec], vcpus=vcpus, extra=extra)
+        finally:
+            if pauser:
+                pauser.stop()
+        if pauser:
+            # The scenario may end before the first pause where the host is fast.
+            check(pauser.error is None, f"pausing failed: {pauser.error}")
+            print(f"paused and resumed {pauser.cycles} times during blk-verify")
         check(rc == 0, f"exit status {rc}\n{err}\n{out}")
         expect_pass(out, "blk-verify")
         blk = reports(out, "info", "blk")
@@ -235,6 +277,11 @@ def case_verify_4q_writeback():
 def case_verify_4q_none():
     out, dev = verify(where="disk", cache="none", queues=4, vcpus=4, size=32 * MIB)
     check(dev["queues"] == "4", f"expected 4 queues: {dev}")
+
+
+def case_verify_paused():
+    # Pause/resume while four queues are busy: nothing lost, nothing written twice or late.
+    verify(where="disk", cache="none", queues=4, vcpus=4, size=32 * MIB, pauses=True)
 
 
 def case_verify_4q_1cpu():

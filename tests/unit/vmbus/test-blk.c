@@ -294,6 +294,61 @@ START_TEST(test_many_in_flight)
 END_TEST
 
 /*
+ * Pause (what saving a VM needs): once vmbus_pause() returns, nothing is in flight — every
+ * request the device took is finished and in the used ring, the rest it left in the avail
+ * ring untouched — and nothing moves until vmbus_resume(), doorbells or not; then every
+ * request completes. A paused device can be freed (a VM stopped while paused).
+ */
+START_TEST(test_pause_quiet)
+{
+        struct virtq_used_elem ue[DRV_SLOTS];
+        bool used_slot[DRV_SLOTS] = { false };
+        struct drv_queue *q;
+        uint16_t used;
+        unsigned got;
+
+        drv_init(&d, WANT_ALL, 1);
+        q = &d.q[0];
+        for (unsigned s = 0; s < DRV_SLOTS; s++)
+                fill(DRV_DATA + 0x1000ull * s, 4096, (uint8_t)(s + 7));
+        for (unsigned s = 0; s < DRV_SLOTS / 2; s++) {
+                drv_kick(&d, q, drv_req(&d, q, s, VIRTIO_BLK_T_OUT, 8ull * s, DRV_DATA + 0x1000ull * s, 4096, false));
+                if (s == DRV_SLOTS / 4)
+                        usleep(20 * 1000);      /* let the device take some */
+        }
+        vmbus_pause(bus);
+        used = __atomic_load_n((uint16_t *)(h->ram + q->used + 2), __ATOMIC_ACQUIRE);
+        got = drv_wait_used(&d, q, used, ue);
+        ck_assert_uint_eq(got, used);
+        for (unsigned i = 0; i < got; i++)
+                used_slot[ue[i].id / 3] = true;
+        for (unsigned s = 0; s < DRV_SLOTS / 2; s++)
+                ck_assert_uint_eq(drv_req_status(&d, q, s), (used_slot[s] ? VIRTIO_BLK_S_OK : 0xee));
+        /* Still, doorbells or not: the other half, made available while paused. */
+        for (unsigned s = DRV_SLOTS / 2; s < DRV_SLOTS; s++)
+                drv_kick(&d, q, drv_req(&d, q, s, VIRTIO_BLK_T_OUT, 8ull * s, DRV_DATA + 0x1000ull * s, 4096, false));
+        usleep(200 * 1000);
+        ck_assert_uint_eq(__atomic_load_n((uint16_t *)(h->ram + q->used + 2), __ATOMIC_ACQUIRE), used);
+        for (unsigned s = 0; s < DRV_SLOTS; s++)
+                ck_assert_uint_eq(drv_req_status(&d, q, s), (used_slot[s] ? VIRTIO_BLK_S_OK : 0xee));
+        vmbus_resume(bus);
+        ck_assert_uint_eq(drv_wait_used(&d, q, DRV_SLOTS - got, NULL), DRV_SLOTS - got);
+        for (unsigned s = 0; s < DRV_SLOTS; s++) {
+                uint8_t buf[4096];
+
+                ck_assert_uint_eq(drv_req_status(&d, q, s), VIRTIO_BLK_S_OK);
+                file_read(4096ull * s, buf, 4096);
+                ck_assert_mem_eq(buf, h->ram + DRV_DATA + 0x1000ull * s, 4096);
+        }
+        /* Again, the second time left paused for the teardown to free. */
+        vmbus_pause(bus);
+        vmbus_resume(bus);
+        ck_assert_uint_eq(drv_do(&d, 0, VIRTIO_BLK_T_IN, 8, DRV_DATA, 4096, true), VIRTIO_BLK_S_OK);
+        vmbus_pause(bus);
+}
+END_TEST
+
+/*
  * Every slot in use: DRV_QSIZE indirect requests in flight at once, then each completion
  * answered with a new request, the doorbell rung only when EVENT_IDX asks for it (as
  * Linux and the bundled guest do). Regression: the device used to stop taking requests
@@ -806,6 +861,7 @@ static Suite *blk_suite(void)
         tcase_add_test(tc, test_bad_requests);
         tcase_add_test(tc, test_split_header_and_indirect);
         tcase_add_test(tc, test_many_in_flight);
+        tcase_add_test(tc, test_pause_quiet);
         tcase_add_test(tc, test_full_ring_indirect);
         tcase_add_test(tc, test_merge);
         tcase_add_test(tc, test_merge_tmpfs);
