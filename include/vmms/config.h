@@ -33,6 +33,8 @@
 
 #include <abi/ic.h>
 
+#include "vmms/config_error.h"
+
 #include "vmms/disk.h"
 #include "vmms/nic.h"
 
@@ -41,7 +43,6 @@
 #define VM_CONFIG_VCPUS_MAX      255u
 #define VM_CONFIG_CMDLINE_MAX    4095u
 #define VM_CONFIG_DEFAULT_MEMORY (256ull << 20)
-#define VM_CONFIG_ERROR_MAX      256
 #define VM_CONFIG_DISKS_MAX      16u
 #define VM_CONFIG_NICS_MAX       8u
 #define VM_CONFIG_CPU_WEIGHT_MIN     1u         /* cgroup v2 cpu.weight */
@@ -83,10 +84,6 @@ struct vm_config {
         int kvm_fd;             /* runtime only, never in JSON: /dev/kvm passed by vmms, or -1 */
 };
 
-/* A validation error: the message names the key and what is wrong with it. */
-struct config_error {
-        char msg[VM_CONFIG_ERROR_MAX];
-};
 
 void vm_config_init(struct vm_config *c);
 void vm_config_done(struct vm_config *c);
@@ -105,8 +102,6 @@ int vm_config_memory_from_string(const char *s, uint64_t *ret, struct config_err
 /* The canonical JSON form (what vmms stores). */
 int vm_config_to_json(const struct vm_config *c, struct json_object **ret);
 
-int config_error_set(struct config_error *err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
 
 const char *console_type_to_string(enum console_type t);
 int console_type_from_string(const char *s);

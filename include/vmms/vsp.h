@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+struct config_error;
 struct disk_config;
 struct vmbus;
 struct vsp_blk;
@@ -19,7 +20,10 @@ struct vsp_blk_stats {
 
 /*
  * Open the disk's image and plug a virtio-blk device for it into the bus. The bus owns
- * the device; *ret_blk (may be NULL) stays valid until vmbus_free().
+ * the device; *ret_blk (may be NULL) stays valid until vmbus_free(). When the disk's own
+ * settings are at fault (no such file, a FIFO, cache=none where direct I/O is not to be
+ * had) err (may be NULL) says so; an empty err means the host failed.
  */
-int vsp_blk_add(struct vmbus *bus, const struct disk_config *disk, struct vsp_blk **ret_blk);
+int vsp_blk_add(struct vmbus *bus, const struct disk_config *disk, struct vsp_blk **ret_blk,
+                struct config_error *err);
 void vsp_blk_get_stats(struct vsp_blk *b, struct vsp_blk_stats *ret);

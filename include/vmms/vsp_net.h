@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct config_error;
 struct nic_config;
 struct vmbus;
 struct vsp_net;
@@ -30,11 +31,12 @@ struct vsp_net_stats {
  * Open the NIC's TAP (tap= by name, or fd= as handed over; bridge= attaches it) and plug a
  * virtio-net device for it into the bus. mac_seed (the VM's name or uuid, may be NULL)
  * and index derive the MAC when the configuration has none. The bus owns the device;
- * *ret_net (may be NULL) stays valid until vmbus_free(). -ENOENT, -EPERM, -EBUSY... when
- * the TAP cannot be opened; -EINVAL for a configuration vmwp cannot serve alone (switch=).
+ * *ret_net (may be NULL) stays valid until vmbus_free(). When the NIC's own settings are
+ * at fault (no such TAP, one in use, a switch that is not there) err (may be NULL) says
+ * which; an empty err means the host failed.
  */
 int vsp_net_add(struct vmbus *bus, const struct nic_config *nic, const char *mac_seed,
-                unsigned index, struct vsp_net **ret_net);
+                unsigned index, struct vsp_net **ret_net, struct config_error *err);
 
 /* Plug a device for an open backend (takes it over, also on failure). */
 int vsp_net_add_tap(struct vmbus *bus, struct vsp_tap *tap, const uint8_t mac[6],

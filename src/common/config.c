@@ -11,18 +11,6 @@
 #include "vmms/macro.h"
 #include "vmms/util.h"
 
-int config_error_set(struct config_error *err, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (err) {
-                va_start(ap, fmt);
-                vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
 static const char *const console_type_names[] = {
         [CONSOLE_STDIO] = "stdio",
         [CONSOLE_FILE] = "file",

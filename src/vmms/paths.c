@@ -82,8 +82,8 @@ int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char 
                                          m->allow_dirs[i]);
                         else
                                 snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
-                        return r == -ENOENT || r == -EACCES || r == -EISDIR || r == -EROFS || r == -EXDEV ||
-                               r == -ELOOP || r == -ENOTDIR || r == -EBADFD ? -EINVAL : r;
+                        /* The message names the user's path: it is at fault unless the host ran short. */
+                        return errno_is_host_shortage(r) ? r : -EINVAL;
                 }
                 *ret_fd = fd;
                 return 0;

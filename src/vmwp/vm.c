@@ -205,16 +205,9 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
         for (unsigned i = 0; i < vm->cfg->n_disks; i++) {
                 const struct disk_config *d = &vm->cfg->disks[i];
 
-                r = vsp_blk_add(vm->bus, d, &vm->disks[i]);
-                if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EISDIR || r == -EROFS ||
-                    r == -EINVAL || r == -ENOTBLK || r == -EOPNOTSUPP || r == -EBADFD)
-                        return config_error_set(err, "disk %s: %s", d->path,
-                                                r == -EOPNOTSUPP ? "cache=none needs direct I/O (O_DIRECT), which its "
-                                                                   "file system does not support; use cache=writeback" :
-                                                r == -EBADFD ? "not a regular file or block device" :
-                                                strerror(-r));
+                r = vsp_blk_add(vm->bus, d, &vm->disks[i], err);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to add disk %s: %m", d->path);
+                        return config_error_is_set(err) ? r : log_error_errno(r, "Failed to add disk %s: %m", d->path);
         }
         for (unsigned i = 0; i < vm->cfg->n_nics; i++) {
                 const struct nic_config *nc = &vm->cfg->nics[i];
@@ -222,12 +215,9 @@ static int vm_setup_vmbus(struct vmwp_vm *vm, struct config_error *err)
                 /* Without a MAC of its own a NIC keeps one derived from the VM (or its TAP). */
                 const char *seed = vm->cfg->uuid ? vm->cfg->uuid : vm->cfg->name ? vm->cfg->name : nc->tap;
 
-                r = vsp_net_add(vm->bus, nc, seed, i, NULL);
-                if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EBUSY || r == -EINVAL ||
-                    r == -ENODEV || r == -ENOTTY || r == -EEXIST || r == -EBADF)
-                        return config_error_set(err, "nic %u (%s): %s", i, what, strerror(-r));
+                r = vsp_net_add(vm->bus, nc, seed, i, NULL, err);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to add NIC %u (%s): %m", i, what);
+                        return config_error_is_set(err) ? r : log_error_errno(r, "Failed to add NIC %u (%s): %m", i, what);
         }
         /* Integration services: one virtio-console with a named port per service. */
         if (vm->ic) {

@@ -38,6 +38,7 @@
 #include <abi/virtio_blk.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/config_error.h"
 #include "vmms/disk.h"
 #include "vmms/iov.h"
 #include "vmms/log.h"
@@ -671,7 +672,7 @@ static const struct virtio_dev_ops blk_ops = {
         .free = blk_free,
 };
 
-static int blk_new(const struct disk_config *disk, struct vsp_blk **ret)
+static int blk_new(const struct disk_config *disk, struct vsp_blk **ret, struct config_error *err)
 {
         struct vsp_blk *b;
         uint64_t features;
@@ -679,7 +680,8 @@ static int blk_new(const struct disk_config *disk, struct vsp_blk **ret)
         int r;
 
         if (disk->queues < 1 || disk->queues > DISK_QUEUES_MAX)
-                return -EINVAL;
+                return config_error_set(err, "disk %s: queues=%u: between 1 and %u", disk->path ? disk->path : "(fd)",
+                                        disk->queues, DISK_QUEUES_MAX);
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
@@ -698,7 +700,7 @@ static int blk_new(const struct disk_config *disk, struct vsp_blk **ret)
                 snprintf(q->what, sizeof(q->what), "virtio-blk queue %u", i);
                 vsp_iothread_init(&q->t);
         }
-        r = vsp_image_open(disk, &b->img);
+        r = vsp_image_open(disk, &b->img, err);
         if (r < 0) {
                 blk_free(b);
                 return r;
@@ -739,12 +741,13 @@ static int blk_new(const struct disk_config *disk, struct vsp_blk **ret)
         return 0;
 }
 
-int vsp_blk_add(struct vmbus *bus, const struct disk_config *disk, struct vsp_blk **ret_blk)
+int vsp_blk_add(struct vmbus *bus, const struct disk_config *disk, struct vsp_blk **ret_blk,
+                struct config_error *err)
 {
-        struct vsp_blk *b;
+        struct vsp_blk *b = NULL;
         int r;
 
-        r = blk_new(disk, &b);
+        r = blk_new(disk, &b, err);
         if (r < 0)
                 return r;
         r = vmbus_add_virtio(bus, &b->info, &blk_ops, b);       /* frees b on failure */

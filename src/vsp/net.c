@@ -33,6 +33,7 @@
 #include <abi/virtio_net.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/config_error.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
 #include "vmms/nic.h"
@@ -429,7 +430,7 @@ int vsp_net_add_tap(struct vmbus *bus, struct vsp_tap *tap, const uint8_t mac[6]
 }
 
 int vsp_net_add(struct vmbus *bus, const struct nic_config *nic, const char *mac_seed,
-                unsigned index, struct vsp_net **ret_net)
+                unsigned index, struct vsp_net **ret_net, struct config_error *err)
 {
         struct vsp_tap *tap = NULL;
         uint8_t mac[6];
@@ -449,27 +450,38 @@ int vsp_net_add(struct vmbus *bus, const struct nic_config *nic, const char *mac
                         r = -errno;
                         while (k > 0)
                                 safe_close(fds[--k]);
-                        return r;
+                        return config_error_errno(err, r, "nic %u: fd %d", index, nic->fds[k]);
                 }
                 r = vsp_tap_adopt(fds, nic->n_fds, &tap);
+                if (r < 0)
+                        return config_error_errno(err, r, "nic %u: the TAP fds handed over", index);
         } else if (nic->tap) {
                 r = vsp_tap_open(nic->tap, nic->queues, &tap);
+                if (r < 0)
+                        return config_error_errno(err, r, "nic %u: TAP %s", index, nic->tap);
         } else if (nic->switch_name) {
                 char name[16];
 
                 /* Unique on the host: a private switch gathers the TAPs of all VMs in one namespace. */
                 snprintf(name, sizeof(name), "vmt%u-%u", (unsigned)getpid() % 10000000u, index % 100u);
                 r = vsp_tap_open(name, nic->queues, &tap);
-                if (r >= 0)
-                        r = vswitch_attach(nic->switch_name, vsp_tap_ifname(tap));
+                if (r < 0)
+                        return config_error_errno(err, r, "nic %u: a TAP for switch %s", index, nic->switch_name);
+                r = vswitch_attach(nic->switch_name, vsp_tap_ifname(tap));
+                if (r < 0) {
+                        vsp_tap_free(tap);
+                        return config_error_errno(err, r, "nic %u: switch %s", index, nic->switch_name);
+                }
         } else {
-                r = -EINVAL;
+                return config_error_set(err, "nic %u: none of tap=, fd= or switch= (vmwp alone cannot serve it)",
+                                        index);
         }
-        if (r >= 0 && nic->bridge)
+        if (nic->bridge) {
                 r = vswitch_attach_bridge(nic->bridge, vsp_tap_ifname(tap));
-        if (r < 0) {
-                vsp_tap_free(tap);
-                return r;
+                if (r < 0) {
+                        vsp_tap_free(tap);
+                        return config_error_errno(err, r, "nic %u: bridge %s", index, nic->bridge);
+                }
         }
         if (nic->has_mac)
                 memcpy(mac, nic->mac, sizeof(mac));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
+#include "vmms/config_error.h"
 #include "vmms/disk.h"
 #include "vmms/iov.h"
 #include "vmms/log.h"
@@ -137,11 +138,18 @@ static int image_set_direct(struct vsp_image *img)
         return -EOPNOTSUPP;
 }
 
-int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
+int vsp_image_open(const struct disk_config *c, struct vsp_image **ret, struct config_error *err)
 {
         _cleanup_(vsp_image_freep) struct vsp_image *img = NULL;
+        const char *kind = NULL;
+        char fdname[32];
+        const char *name = c->path;
         int r;
 
+        if (c->fd >= 0 && !name) {
+                snprintf(fdname, sizeof(fdname), "fd %d", c->fd);
+                name = fdname;
+        }
         img = calloc(1, sizeof(*img));
         if (!img)
                 return -ENOMEM;
@@ -150,23 +158,45 @@ int vsp_image_open(const struct disk_config *c, struct vsp_image **ret)
         if (c->fd >= 0) {
                 img->fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
                 if (img->fd < 0)
-                        return -errno;
+                        return config_error_errno(err, -errno, "disk %s", name);
         } else {
                 if (!c->path)
-                        return -EINVAL;
-                img->fd = image_open_at(AT_FDCWD, c->path, c->readonly ? O_RDONLY : O_RDWR, 0, NULL);
+                        return config_error_set(err, "disk: neither a path nor an fd");
+                img->fd = image_open_at(AT_FDCWD, c->path, c->readonly ? O_RDONLY : O_RDWR, 0, &kind);
+                if (img->fd == -EBADFD) {
+                        (void)config_error_set(err, "disk %s: %s, not a regular file or block device", name,
+                                               kind ? kind : "something else");
+                        return -EBADFD;
+                }
                 if (img->fd < 0)
-                        return img->fd;
+                        return config_error_errno(err, img->fd, "disk %s", name);
         }
-        r = image_check_fd(img->fd, NULL);
+        r = image_check_fd(img->fd, &kind);
+        if (r == -EBADFD) {
+                (void)config_error_set(err, "disk %s: %s, not a regular file or block device", name,
+                                       kind ? kind : "something else");
+                return -EBADFD;
+        }
         if (r < 0)
-                return r;
+                return config_error_errno(err, r, "disk %s", name);
         r = image_set_direct(img);
-        if (r < 0)
+        if (r == -EOPNOTSUPP) {
+                (void)config_error_set(err, "disk %s: cache=none needs direct I/O (O_DIRECT), which its file "
+                                       "system does not support; use cache=writeback", name);
                 return r;
+        }
+        if (r == -EBADF) {
+                (void)config_error_set(err, "disk %s: writable, but its fd is open read-only (add ro, or pass "
+                                       "a read-write fd)", name);
+                return r;
+        }
+        if (r < 0)
+                return config_error_errno(err, r, "disk %s", name);
         r = image_probe_size(img);
+        if (r == -EINVAL)
+                return config_error_set(err, "disk %s: not a regular file or block device", name);
         if (r < 0)
-                return r;
+                return config_error_errno(err, r, "disk %s", name);
         image_probe_align(img);
         img->zeros = aligned_alloc(4096, ZERO_BUF_SIZE);
         if (!img->zeros)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+struct config_error;
 struct disk_config;
 struct vsp_image;
 struct vsp_uring;
@@ -40,7 +41,8 @@ struct vsp_io {
 
 /* -EOPNOTSUPP: cache=none on a file system without direct I/O (memory file systems
  * fall back to plain I/O, which is the same there). */
-int vsp_image_open(const struct disk_config *c, struct vsp_image **ret);
+/* A failure of the user's value (path, fd, cache mode) is said in err (see config_error_errno). */
+int vsp_image_open(const struct disk_config *c, struct vsp_image **ret, struct config_error *err);
 void vsp_image_free(struct vsp_image *img);
 uint64_t vsp_image_size(const struct vsp_image *img);          /* bytes */
 bool vsp_image_readonly(const struct vsp_image *img);

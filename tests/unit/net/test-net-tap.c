@@ -189,7 +189,7 @@ static void dev_setup(void)
         h = fake_host_new(RAM_SIZE);
         ck_assert_int_eq(vmbus_new(&h->host, NULL, NULL, &bus), 0);
         ck_assert_int_eq(nic_config_parse("tap=" IFNAME ",mac=02:56:00:00:00:02", err, sizeof(err), &nic), 0);
-        ck_assert_int_eq(vsp_net_add(bus, &nic, NULL, 0, &net), 0);
+        ck_assert_int_eq(vsp_net_add(bus, &nic, NULL, 0, &net, NULL), 0);
         nic_config_done(&nic);
         ck_assert_str_eq(vsp_net_ifname(net), IFNAME);
         drv_probe(&d, h, DEV1);

@@ -47,7 +47,7 @@ static void add_disk(const char *spec_opts, struct vsp_blk **ret)
 
         snprintf(spec, sizeof(spec), "%s%s", img_path, spec_opts);
         ck_assert_int_eq(disk_config_parse(spec, err, sizeof(err), &c), 0);
-        ck_assert_int_eq(vsp_blk_add(bus, &c, ret), 0);
+        ck_assert_int_eq(vsp_blk_add(bus, &c, ret, NULL), 0);
         disk_config_done(&c);
 }
 
@@ -660,7 +660,7 @@ START_TEST(test_given_fd)
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(disk_config_parse("given-image,serial=fd", err, sizeof(err), &c), 0);
         c.fd = fd;
-        ck_assert_int_eq(vsp_blk_add(bus, &c, &b2), 0);
+        ck_assert_int_eq(vsp_blk_add(bus, &c, &b2, NULL), 0);
         close(fd);              /* the device keeps its own duplicate */
         disk_config_done(&c);
         drv_probe(&d2, h, DEV2);
@@ -671,9 +671,9 @@ START_TEST(test_given_fd)
         fd = open(img_path, O_RDONLY | O_CLOEXEC);
         ck_assert_int_eq(disk_config_parse("ro-fd", err, sizeof(err), &c), 0);
         c.fd = fd;
-        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), -EBADF);
+        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL, NULL), -EBADF);
         c.readonly = true;
-        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), 0);
+        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL, NULL), 0);
         close(fd);
         disk_config_done(&c);
 }
@@ -685,10 +685,10 @@ START_TEST(test_open_errors)
         char err[128];
 
         ck_assert_int_eq(disk_config_parse("/nonexistent/disk.img", err, sizeof(err), &c), 0);
-        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), -ENOENT);
+        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL, NULL), -ENOENT);
         disk_config_done(&c);
         ck_assert_int_eq(disk_config_parse("/dev/null", err, sizeof(err), &c), 0);
-        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL), -EBADFD);     /* a character device, not a disk */
+        ck_assert_int_eq(vsp_blk_add(bus, &c, NULL, NULL), -EBADFD);     /* a character device, not a disk */
         disk_config_done(&c);
 }
 END_TEST
