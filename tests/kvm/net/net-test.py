@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib"))
-from vmmstest import vmwp_cmd, Fail, Skip, check  # noqa: E402
+from vmmstest import vmwp_cmd, Control, Fail, Skip, check  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -434,6 +434,60 @@ def case_power_button():
             s.close()
             check(rc == 0 and vm.result() == "pass", f"net-echo did not pass on the power button (exit {rc}):\n"
                   + vm.output())
+    finally:
+        if vm:
+            vm.kill()
+        env.close()
+
+
+def case_paused():
+    """vm.pause rests the NIC with the vCPUs: datagrams sent meanwhile wait in the TAP and
+    every one comes back after vm.resume; pause/resume in the middle of traffic loses none."""
+    env = Env()
+    vm = None
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            ctl_path = os.path.join(d, "control.sock")
+            vm = echo_vm(f"tap={env.tap}", ["--control", ctl_path])
+            ctl = Control(ctl_path)
+            udp_echo(GUEST_IP, [64])
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sent = {}
+
+            def send(i):
+                sent[i] = struct.pack("!I", i) + os.urandom(random.randrange(0, 1400))
+                s.sendto(sent[i], (GUEST_IP, 7))
+
+            def receive(n, what):
+                s.settimeout(5)
+                for k in range(n):
+                    try:
+                        back = s.recv(65536)
+                    except socket.timeout:
+                        raise Fail(f"{what}: {n - k} datagrams did not come back")
+                    i = struct.unpack("!I", back[:4])[0]
+                    check(sent.pop(i, None) == back, f"{what}: datagram {i} came back wrong or twice")
+
+            ctl.call("vm.pause")
+            for i in range(16):
+                send(i)
+            s.settimeout(0.5)
+            try:
+                back = s.recv(65536)
+                raise Fail(f"a paused VM echoed {back[:8]!r}")
+            except socket.timeout:
+                pass
+            ctl.call("vm.resume")
+            receive(16, "sent while paused")
+            for c in range(20):
+                for k in range(8):
+                    send(100 + c * 8 + k)
+                ctl.call("vm.pause")
+                time.sleep(0.01)
+                ctl.call("vm.resume")
+                receive(8, f"pause {c}")
+            check(not sent, f"{len(sent)} datagrams lost")
+            quit_echo(vm, GUEST_IP)
     finally:
         if vm:
             vm.kill()
