@@ -420,6 +420,14 @@ static int con_activate(void *dev, const struct virtio_activation *a)
         return 0;
 }
 
+/* Paused: the rings stand still, the engine's timers (heartbeat lost, deadlines) do not. */
+static uint64_t con_idle(void *dev)
+{
+        struct vsp_console *c = dev;
+
+        return vsp_ic_tick(c->ic);
+}
+
 static void con_pause(void *dev)
 {
         struct vsp_console *c = dev;
@@ -471,6 +479,7 @@ int vsp_console_add(struct vmbus *bus, struct vsp_ic *ic)
                 return -ENOMEM;
         c->ic = ic;
         vsp_iothread_init(&c->t);
+        vsp_iothread_set_idle(&c->t, con_idle);
         c->rl = (struct ratelimit) RATELIMIT_INIT(1000000, 5);
         c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (c->wake_fd < 0) {

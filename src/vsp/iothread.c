@@ -2,6 +2,7 @@
 /* The I/O thread scaffold of the device models: see iothread.h. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -13,9 +14,52 @@
 
 void vsp_iothread_init(struct vsp_iothread *t)
 {
+        pthread_condattr_t a;
+
         *t = (struct vsp_iothread) { .ctl_fd = -1, .parked = true };
         pthread_mutex_init(&t->lock, NULL);
-        pthread_cond_init(&t->cond, NULL);
+        pthread_condattr_init(&a);
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->cond, &a);
+        pthread_condattr_destroy(&a);
+}
+
+void vsp_iothread_set_idle(struct vsp_iothread *t, vsp_iothread_idle_fn idle)
+{
+        t->idle = idle;
+}
+
+/* Parked (paused or failed) until asked to run or stop; a paused one keeps its idle work. */
+static void iothread_park(struct vsp_iothread *t)
+{
+        while (!t->want_stop && (t->want_pause || t->failed)) {
+                t->parked = true;
+                pthread_cond_broadcast(&t->cond);
+                if (t->idle && !t->failed) {
+                        uint64_t ms;
+
+                        pthread_mutex_unlock(&t->lock);
+                        ms = t->idle(t->ctx);
+                        pthread_mutex_lock(&t->lock);
+                        if (t->want_stop || !t->want_pause)
+                                break;
+                        if (ms != UINT64_MAX) {
+                                struct timespec ts;
+
+                                ms = MIN(ms, 60000u);
+                                clock_gettime(CLOCK_MONOTONIC, &ts);
+                                ts.tv_sec += (time_t)(ms / 1000);
+                                ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+                                if (ts.tv_nsec >= 1000000000L) {
+                                        ts.tv_sec++;
+                                        ts.tv_nsec -= 1000000000L;
+                                }
+                                pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+                                continue;
+                        }
+                }
+                pthread_cond_wait(&t->cond, &t->lock);
+        }
 }
 
 void vsp_iothread_destroy(struct vsp_iothread *t)
@@ -34,11 +78,7 @@ static void *iothread_main(void *arg)
                 eventfd_t v;
                 int r;
 
-                while (!t->want_stop && (t->want_pause || t->failed)) {
-                        t->parked = true;
-                        pthread_cond_broadcast(&t->cond);
-                        pthread_cond_wait(&t->cond, &t->lock);
-                }
+                iothread_park(t);
                 if (t->want_stop)
                         break;
                 t->parked = false;

@@ -19,10 +19,13 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct virtio_irq;
 
 typedef int (*vsp_iothread_fn)(void *ctx, int ctl_fd);
+/* While paused: host-side work that touches no guest memory (timers); ms until the next call. */
+typedef uint64_t (*vsp_iothread_idle_fn)(void *ctx);
 
 struct vsp_iothread {
         pthread_mutex_t lock;
@@ -34,6 +37,7 @@ struct vsp_iothread {
         bool parked;                    /* the loop is not running: quiet (under lock) */
         bool failed;                    /* the loop failed; parked until stopped */
         vsp_iothread_fn run;
+        vsp_iothread_idle_fn idle;      /* optional */
         void *ctx;
         const struct virtio_irq *irq;
         const char *what;               /* "virtio-net pair 0", for messages */
@@ -43,6 +47,8 @@ struct vsp_iothread {
 void vsp_iothread_init(struct vsp_iothread *t);
 void vsp_iothread_destroy(struct vsp_iothread *t);
 
+/* Optional, before start: what the thread does while paused (the console's engine timers). */
+void vsp_iothread_set_idle(struct vsp_iothread *t, vsp_iothread_idle_fn idle);
 /* Start the thread running run(ctx, ...). what must outlive the thread. */
 int vsp_iothread_start(struct vsp_iothread *t, const char *what, vsp_iothread_fn run, void *ctx,
                        const struct virtio_irq *irq);

@@ -85,6 +85,41 @@ START_TEST(test_pause_resume_stop)
 }
 END_TEST
 
+static int idle_calls;
+
+static uint64_t count_idle(void *arg)
+{
+        __atomic_fetch_add(&idle_calls, 1, __ATOMIC_SEQ_CST);
+        return 10;      /* ms */
+}
+
+/* The idle work runs only while paused, again and again as long as the pause lasts. */
+START_TEST(test_idle_while_paused)
+{
+        struct loop l = { 0 };
+        struct virtio_irq irq = { .needs_reset = count_reset, .opaque = &l };
+        struct vsp_iothread t;
+        int n;
+
+        vsp_iothread_init(&t);
+        vsp_iothread_set_idle(&t, count_idle);
+        ck_assert_int_eq(vsp_iothread_start(&t, "test", loop_run, &l, &irq), 0);
+        wait_runs(&l, 1);
+        usleep(50 * 1000);
+        ck_assert_int_eq(__atomic_load_n(&idle_calls, __ATOMIC_SEQ_CST), 0);
+        vsp_iothread_pause(&t);
+        usleep(200 * 1000);
+        n = __atomic_load_n(&idle_calls, __ATOMIC_SEQ_CST);
+        ck_assert_int_ge(n, 5);
+        vsp_iothread_resume(&t);
+        wait_runs(&l, 2);
+        n = __atomic_load_n(&idle_calls, __ATOMIC_SEQ_CST);
+        usleep(100 * 1000);
+        ck_assert_int_eq(__atomic_load_n(&idle_calls, __ATOMIC_SEQ_CST), n);
+        vsp_iothread_destroy(&t);
+}
+END_TEST
+
 START_TEST(test_loop_fails)
 {
         struct loop l = { .fail_with = -EIO };
@@ -108,4 +143,4 @@ START_TEST(test_loop_fails)
 }
 END_TEST
 
-CHECK_MAIN("iothread", test_pause_resume_stop, test_loop_fails)
+CHECK_MAIN("iothread", test_pause_resume_stop, test_idle_while_paused, test_loop_fails)
