@@ -125,7 +125,7 @@ static void pair_stop(struct net_pair *p)
         p->epfd = safe_close(p->epfd);
         p->rx.vq = NULL;
         p->tx.vq = NULL;
-        p->tx.have_elem = false;
+        p->tx.first = p->tx.n_ready = 0;
         p->ctrl = NULL;
 }
 
@@ -144,7 +144,8 @@ static int pair_start(struct vsp_net *n, struct net_pair *p, const struct virtio
         p->tap_readable = true;
         p->rx.broken = p->tx.broken = false;
         p->rx.need_kick = p->rx.used_pending = p->rx.have_buf = p->rx.partial = false;
-        p->tx.used_pending = p->tx.blocked = p->tx.have_elem = false;
+        p->tx.used_pending = p->tx.blocked = false;
+        p->tx.first = p->tx.n_ready = 0;
         p->filter_gen = __atomic_load_n(&n->filter_gen, __ATOMIC_ACQUIRE) - 1;  /* copy it at once */
         p->rl = (struct ratelimit) RATELIMIT_INIT(1000000, 5);
         queue_bind(a, 2 * p->index, &p->rx.vq, &p->rx.kick_fd, &p->rx.vq_index);
@@ -295,6 +296,7 @@ static void net_free(void *dev)
                         free(n->pairs[i].rx.used_head);
                         free(n->pairs[i].rx.used_len);
                         free(n->pairs[i].rx.bounce);
+                        vsp_net_tx_done(&n->pairs[i].tx);
                 }
         }
         free(n->pairs);
@@ -349,6 +351,7 @@ static int net_new(struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **r
 {
         struct vsp_net *n;
         unsigned mtu = vsp_tap_mtu(tap);
+        int rt;
 
         n = calloc(1, sizeof(*n));
         if (!n) {
@@ -388,6 +391,11 @@ static int net_new(struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **r
 
                         net_free(n);
                         return r;
+                }
+                rt = vsp_net_tx_init(&p->tx);
+                if (rt < 0) {
+                        net_free(n);
+                        return rt;
                 }
         }
         n->ctrl.kick_fd = -1;

@@ -27,6 +27,7 @@ struct vsp_tap;
 #define VSP_NET_CTRL_MAX        (8u + 2u * 4u + 2u * 6u * 256u) /* biggest command we read */
 #define VSP_NET_BUDGET          256u    /* packets per queue before looking at the others */
 #define VSP_NET_PUBLISH_EVERY   32u     /* used entries published during a run, at least this often */
+#define VSP_NET_TX_BATCH        32u     /* packets handed to the TAP with one system call */
 #define VSP_NET_BOUNCE_SIZE     (VIRTIO_NET_HDR_SIZE + 65536u + 4096u)
 #define VSP_NET_DEFAULT_MTU     1500u
 
@@ -119,6 +120,19 @@ struct net_rx {
         uint8_t *bounce;                /* VSP_NET_BOUNCE_SIZE */
 };
 
+/* A transmit packet, popped and checked, on its way to the TAP. */
+struct net_tx_pkt {
+        struct virtq_elem el;
+        struct virtio_net_hdr hdr;      /* our checked copy of the packet's header */
+        uint64_t frame_len;
+        struct iovec *vec;              /* what goes to the TAP: into iov */
+        unsigned nvec;
+        int res;                        /* what the TAP said */
+        struct iovec iov[VSP_NET_MAX_SEGS];     /* [0] is kept for the header copy */
+};
+
+struct io_uring;
+
 struct net_tx {
         struct virtq *vq;
         unsigned vq_index;
@@ -126,13 +140,9 @@ struct net_tx {
         bool broken;
         bool used_pending;
         bool blocked;                   /* the TAP said EAGAIN: wait for EPOLLOUT */
-        bool have_elem;                 /* popped, not yet written (blocked) */
-        struct virtq_elem el;
-        struct virtio_net_hdr hdr;      /* our checked copy of the packet's header */
-        uint64_t frame_len;
-        struct iovec *vec;              /* what goes to the TAP: into iov */
-        unsigned nvec;
-        struct iovec iov[VSP_NET_MAX_SEGS];     /* [0] is kept for the header copy */
+        unsigned first, n_ready;        /* pkts[first..] in order, not yet taken by the TAP */
+        struct net_tx_pkt *pkts;        /* VSP_NET_TX_BATCH, a ring */
+        struct io_uring *ring;          /* NULL: one writev() per packet */
 };
 
 struct net_ctrl {
@@ -196,6 +206,9 @@ void vsp_net_ctrl_run(struct net_pair *p);
 void vsp_net_pair_publish(struct net_pair *p);
 /* A ring violation on queue vq_index: count, log (rate-limited), ask for a reset. */
 void vsp_net_queue_fail(struct net_pair *p, bool *broken, unsigned vq_index, const char *why);
+/* The transmit side's buffers and io_uring (the latter optional: without it, writev()). */
+int vsp_net_tx_init(struct net_tx *tx);
+void vsp_net_tx_done(struct net_tx *tx);
 /* Drop what the pair holds of the driver's buffers (on reset). */
 void vsp_net_rx_forget(struct net_rx *rx);
 
