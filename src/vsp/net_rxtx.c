@@ -313,12 +313,18 @@ bool vsp_net_rx_run(struct net_pair *p)
 
 int vsp_net_tx_init(struct net_tx *tx)
 {
+        int r;
+
         tx->pkts = calloc(VSP_NET_TX_BATCH, sizeof(*tx->pkts));
         if (!tx->pkts)
                 return -ENOMEM;
         /* Without io_uring (an old kernel, a filter) each packet is one writev(). */
         tx->ring = calloc(1, sizeof(*tx->ring));
-        if (tx->ring && io_uring_queue_init(VSP_NET_TX_BATCH, tx->ring, 0) < 0) {
+        if (!tx->ring)
+                return -ENOMEM;
+        r = io_uring_queue_init(VSP_NET_TX_BATCH, tx->ring, 0);
+        if (r < 0) {
+                log_info_errno(r, "virtio-net: no io_uring for transmit (%m): one writev() per frame");
                 free(tx->ring);
                 tx->ring = NULL;
         }
