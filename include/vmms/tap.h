@@ -9,6 +9,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/if_tun.h>
+
+/* UDP segmentation offload (Linux 6.2); older headers lack the names. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 
 struct vsp_tap;
 

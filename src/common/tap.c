@@ -17,13 +17,6 @@
 #include "vmms/util.h"
 #include "vmms/tap.h"
 
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
-#ifndef TUN_F_USO6
-#define TUN_F_USO6 0x40
-#endif
-
 struct vsp_tap {
         char ifname[IFNAMSIZ];
         bool raw;

@@ -43,10 +43,6 @@
 #include "net.h"
 #include "vmms/tap.h"
 
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
-
 #define F(b) VIRTIO_BIT(VIRTIO_NET_F_##b)
 
 /* ---- the I/O thread of a queue pair ------------------------------------------------- */

@@ -12,13 +12,7 @@
 #include <abi/virtio_net.h>
 
 #include "net.h"
-
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
-#ifndef TUN_F_USO6
-#define TUN_F_USO6 0x40
-#endif
+#include "vmms/tap.h"
 
 #define F(b) VIRTIO_BIT(VIRTIO_NET_F_##b)
 

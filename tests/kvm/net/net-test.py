@@ -429,12 +429,8 @@ def case_power_button():
             ctl = os.path.join(d, "control.sock")
             vm = echo_vm(f"tap={env.tap}", ["--control", ctl])
             check(ping(GUEST_IP, 2) == 2, "no echo")
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(ctl)
-            s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "vm.power_button", "params": {}}).encode()
-                      + b"\n")
+            Control(ctl).call("vm.power_button")
             rc = vm.finish()
-            s.close()
             check(rc == 0 and vm.result() == "pass", f"net-echo did not pass on the power button (exit {rc}):\n"
                   + vm.output())
     finally:
