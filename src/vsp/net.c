@@ -388,7 +388,7 @@ static int net_new(struct vsp_tap *tap, const uint8_t mac[6], struct vsp_net **r
                         net_free(n);
                         return r;
                 }
-                rt = vsp_net_tx_init(&p->tx);
+                rt = vsp_net_tx_init(&p->tx, p->tap_fd);
                 if (rt < 0) {
                         net_free(n);
                         return rt;

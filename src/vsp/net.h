@@ -127,7 +127,8 @@ struct net_tx_pkt {
         uint64_t frame_len;
         struct iovec *vec;              /* what goes to the TAP: into iov */
         unsigned nvec;
-        int res;                        /* what the TAP said */
+        int res;                        /* what the TAP said; -ECANCELED: not tried yet */
+        bool sent;                      /* taken (or refused for good): its used entry is pushed */
         struct iovec iov[VSP_NET_MAX_SEGS];     /* [0] is kept for the header copy */
 };
 
@@ -140,9 +141,10 @@ struct net_tx {
         bool broken;
         bool used_pending;
         bool blocked;                   /* the TAP said EAGAIN: wait for EPOLLOUT */
-        unsigned first, n_ready;        /* pkts[first..] in order, not yet taken by the TAP */
+        unsigned first, n_ready;        /* pkts[first..], in order; the first not sent yet */
         struct net_tx_pkt *pkts;        /* VSP_NET_TX_BATCH, a ring */
         struct io_uring *ring;          /* NULL: one writev() per packet */
+        bool linked;                    /* the backend may refuse: keep order with linked writes */
 };
 
 struct net_ctrl {
@@ -207,7 +209,7 @@ void vsp_net_pair_publish(struct net_pair *p);
 /* A ring violation on queue vq_index: count, log (rate-limited), ask for a reset. */
 void vsp_net_queue_fail(struct net_pair *p, bool *broken, unsigned vq_index, const char *why);
 /* The transmit side's buffers and io_uring (the latter optional: without it, writev()). */
-int vsp_net_tx_init(struct net_tx *tx);
+int vsp_net_tx_init(struct net_tx *tx, int tap_fd);
 void vsp_net_tx_done(struct net_tx *tx);
 /* Drop what the pair holds of the driver's buffers (on reset). */
 void vsp_net_rx_forget(struct net_rx *rx);

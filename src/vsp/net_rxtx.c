@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <limits.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <liburing.h>
 
@@ -311,9 +313,9 @@ bool vsp_net_rx_run(struct net_pair *p)
 
 /* ---- transmit ------------------------------------------------------------------------ */
 
-int vsp_net_tx_init(struct net_tx *tx)
+int vsp_net_tx_init(struct net_tx *tx, int tap_fd)
 {
-        int r;
+        int r, sndbuf;
 
         tx->pkts = calloc(VSP_NET_TX_BATCH, sizeof(*tx->pkts));
         if (!tx->pkts)
@@ -322,6 +324,12 @@ int vsp_net_tx_init(struct net_tx *tx)
         tx->ring = calloc(1, sizeof(*tx->ring));
         if (!tx->ring)
                 return -ENOMEM;
+        /*
+         * A TAP refuses a frame (EAGAIN) only when its send buffer is limited; unlimited
+         * (the default) the batch's writes can be independent. Anything else links them,
+         * so that a refused frame holds back those behind it and the order is kept.
+         */
+        tx->linked = !(ioctl(tap_fd, TUNGETSNDBUF, &sndbuf) == 0 && sndbuf == INT_MAX);
         r = io_uring_queue_init(VSP_NET_TX_BATCH, tx->ring, 0);
         if (r < 0) {
                 log_info_errno(r, "virtio-net: no io_uring for transmit (%m): one writev() per frame");
@@ -364,6 +372,8 @@ static int tx_prepare(struct net_pair *p, struct net_tx_pkt *pkt)
         size_t skip;
         int k;
 
+        pkt->sent = false;
+        pkt->res = -ECANCELED;
         k = virtq_pop(tx->vq, pkt->iov + 1, VSP_NET_MAX_SEGS - 1, &pkt->el);
         if (k == 0)
                 return 0;
@@ -410,39 +420,52 @@ static int tx_prepare(struct net_pair *p, struct net_tx_pkt *pkt)
 }
 
 /*
- * The first n ready packets to the TAP: with io_uring one system call for all of them,
- * linked so that they leave in order (an EAGAIN cancels those behind it, which are sent
- * again later, never before it). Sets each packet's res.
+ * The ready packets not yet taken to the TAP: with io_uring one system call for all of
+ * them. On a TAP that never refuses (see vsp_net_tx_init) they are independent writes;
+ * otherwise linked, so a refusal cancels those behind it (-ECANCELED: sent again later,
+ * in order). Linking costs: each linked write runs as task work, a third of the packet
+ * rate. Without io_uring, one writev() for the first of them. Sets each one's res.
  */
-static void tx_send(struct net_pair *p, unsigned n)
+static void tx_send(struct net_pair *p)
 {
         struct net_tx *tx = &p->tx;
+        struct io_uring_sqe *last = NULL;
         struct io_uring_cqe *cqe;
-        unsigned head, seen = 0;
+        unsigned head, seen = 0, n = 0;
         int r;
 
         if (!tx->ring) {
-                struct net_tx_pkt *pkt = tx_pkt(tx, 0);
-                ssize_t w;
+                for (unsigned i = 0; i < tx->n_ready; i++) {
+                        struct net_tx_pkt *pkt = tx_pkt(tx, i);
+                        ssize_t w;
 
-                do
-                        w = writev(p->tap_fd, pkt->vec, (int)pkt->nvec);
-                while (w < 0 && errno == EINTR);
-                pkt->res = w < 0 ? -errno : 0;
-                for (unsigned i = 1; i < n; i++)
-                        tx_pkt(tx, i)->res = -ECANCELED;        /* one at a time */
+                        if (pkt->sent)
+                                continue;
+                        do
+                                w = writev(p->tap_fd, pkt->vec, (int)pkt->nvec);
+                        while (w < 0 && errno == EINTR);
+                        pkt->res = w < 0 ? -errno : 0;
+                        return;
+                }
                 return;
         }
-        for (unsigned i = 0; i < n; i++) {
-                struct io_uring_sqe *sqe = io_uring_get_sqe(tx->ring);
+        for (unsigned i = 0; i < tx->n_ready; i++) {
                 struct net_tx_pkt *pkt = tx_pkt(tx, i);
+                struct io_uring_sqe *sqe;
 
+                if (pkt->sent)
+                        continue;
+                sqe = io_uring_get_sqe(tx->ring);
                 io_uring_prep_writev(sqe, p->tap_fd, pkt->vec, pkt->nvec, 0);
                 io_uring_sqe_set_data64(sqe, i);
-                if (i + 1 < n)
+                if (tx->linked)
                         sqe->flags |= IOSQE_IO_LINK;
+                last = sqe;
                 pkt->res = -ECANCELED;
+                n++;
         }
+        if (last)
+                last->flags &= (uint8_t)~IOSQE_IO_LINK;
         do
                 r = io_uring_submit_and_wait(tx->ring, n);
         while (r == -EINTR);
@@ -451,37 +474,40 @@ static void tx_send(struct net_pair *p, unsigned n)
                 if (net_log_ok(p))
                         log_debug_errno(r, "virtio-net %s pair %u: io_uring failed, using writev(): %m",
                                         p->net->name, p->index);
-                for (unsigned i = 0; i < n; i++)
-                        tx_pkt(tx, i)->res = r;
+                for (unsigned i = 0; i < tx->n_ready; i++)
+                        if (!tx_pkt(tx, i)->sent)
+                                tx_pkt(tx, i)->res = r;
                 io_uring_queue_exit(tx->ring);
                 free(tx->ring);
                 tx->ring = NULL;
                 return;
         }
         io_uring_for_each_cqe(tx->ring, head, cqe) {
-                if (cqe->user_data < n)
+                if (cqe->user_data < tx->n_ready)
                         tx_pkt(tx, (unsigned)cqe->user_data)->res = cqe->res < 0 ? cqe->res : 0;
                 seen++;
         }
         io_uring_cq_advance(tx->ring, seen);
 }
 
-/* Hand the ready packets to the TAP, in order; false when it said EAGAIN (wait for EPOLLOUT). */
+/* Hand the ready packets to the TAP; false when it said EAGAIN (wait for EPOLLOUT). */
 static bool tx_flush(struct net_pair *p)
 {
         struct net_tx *tx = &p->tx;
 
         while (tx->n_ready > 0) {
-                tx_send(p, tx->n_ready);
-                while (tx->n_ready > 0) {
-                        struct net_tx_pkt *pkt = tx_pkt(tx, 0);
+                bool refused = false;
 
+                tx_send(p);
+                for (unsigned i = 0; i < tx->n_ready; i++) {
+                        struct net_tx_pkt *pkt = tx_pkt(tx, i);
+
+                        if (pkt->sent || pkt->res == -ECANCELED)
+                                continue;       /* done before, or not tried yet */
                         if (pkt->res == -EAGAIN) {
-                                tx->blocked = true;
-                                return false;
+                                refused = true;
+                                continue;
                         }
-                        if (pkt->res == -ECANCELED)
-                                break;          /* behind a failed one: send again */
                         if (pkt->res < 0) {
                                 vsp_net_stat_add(&p->stats.tx_errors, 1);
                                 if (net_log_ok(p))
@@ -492,8 +518,15 @@ static bool tx_flush(struct net_pair *p)
                                 vsp_net_stat_add(&p->stats.tx_bytes, pkt->frame_len);
                         }
                         tx_complete(tx, pkt->el.head);
+                        pkt->sent = true;
+                }
+                while (tx->n_ready > 0 && tx_pkt(tx, 0)->sent) {
                         tx->first = (tx->first + 1) % VSP_NET_TX_BATCH;
                         tx->n_ready--;
+                }
+                if (refused) {
+                        tx->blocked = true;
+                        return false;
                 }
         }
         return true;
