@@ -8,6 +8,7 @@ Usage: net-test.py CASE   (environment: VMWP, GUEST_KERNEL, SWITCH_TOOL)
 Exit 0 pass, 1 fail, 77 skip (with the reason on stdout). Namespaces, TAPs, bridges and
 switches the test makes are removed whatever happens."""
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -420,77 +421,74 @@ def case_internal_switch():
         env.close()
 
 
-def case_power_button():
-    """net-echo runs until the ACPI power button (vmwp's control socket), then passes."""
+@contextlib.contextmanager
+def controlled_echo_vm():
+    """A net-echo VM on a fresh TAP with vmwp's control socket, and a client on it."""
     env = Env()
     vm = None
     try:
         with tempfile.TemporaryDirectory() as d:
             ctl = os.path.join(d, "control.sock")
             vm = echo_vm(f"tap={env.tap}", ["--control", ctl])
-            check(ping(GUEST_IP, 2) == 2, "no echo")
-            Control(ctl).call("vm.power_button")
-            rc = vm.finish()
-            check(rc == 0 and vm.result() == "pass", f"net-echo did not pass on the power button (exit {rc}):\n"
-                  + vm.output())
+            yield vm, Control(ctl)
     finally:
         if vm:
             vm.kill()
         env.close()
+
+
+def case_power_button():
+    """net-echo runs until the ACPI power button (vmwp's control socket), then passes."""
+    with controlled_echo_vm() as (vm, ctl):
+        check(ping(GUEST_IP, 2) == 2, "no echo")
+        ctl.call("vm.power_button")
+        rc = vm.finish()
+        check(rc == 0 and vm.result() == "pass", f"net-echo did not pass on the power button (exit {rc}):\n"
+              + vm.output())
 
 
 def case_paused():
     """vm.pause rests the NIC with the vCPUs: datagrams sent meanwhile wait in the TAP and
     every one comes back after vm.resume; pause/resume in the middle of traffic loses none."""
-    env = Env()
-    vm = None
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            ctl_path = os.path.join(d, "control.sock")
-            vm = echo_vm(f"tap={env.tap}", ["--control", ctl_path])
-            ctl = Control(ctl_path)
-            udp_echo(GUEST_IP, [64])
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sent = {}
+    with controlled_echo_vm() as (vm, ctl):
+        udp_echo(GUEST_IP, [64])
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sent = {}
 
-            def send(i):
-                sent[i] = struct.pack("!I", i) + os.urandom(random.randrange(0, 1400))
-                s.sendto(sent[i], (GUEST_IP, 7))
+        def send(i):
+            sent[i] = struct.pack("!I", i) + os.urandom(random.randrange(0, 1400))
+            s.sendto(sent[i], (GUEST_IP, 7))
 
-            def receive(n, what):
-                s.settimeout(5)
-                for k in range(n):
-                    try:
-                        back = s.recv(65536)
-                    except socket.timeout:
-                        raise Fail(f"{what}: {n - k} datagrams did not come back")
-                    i = struct.unpack("!I", back[:4])[0]
-                    check(sent.pop(i, None) == back, f"{what}: datagram {i} came back wrong or twice")
+        def receive(n, what):
+            s.settimeout(5)
+            for k in range(n):
+                try:
+                    back = s.recv(65536)
+                except socket.timeout:
+                    raise Fail(f"{what}: {n - k} datagrams did not come back")
+                i = struct.unpack("!I", back[:4])[0]
+                check(sent.pop(i, None) == back, f"{what}: datagram {i} came back wrong or twice")
 
+        ctl.call("vm.pause")
+        for i in range(16):
+            send(i)
+        s.settimeout(0.5)
+        try:
+            back = s.recv(65536)
+            raise Fail(f"a paused VM echoed {back[:8]!r}")
+        except socket.timeout:
+            pass
+        ctl.call("vm.resume")
+        receive(16, "sent while paused")
+        for c in range(20):
+            for k in range(8):
+                send(100 + c * 8 + k)
             ctl.call("vm.pause")
-            for i in range(16):
-                send(i)
-            s.settimeout(0.5)
-            try:
-                back = s.recv(65536)
-                raise Fail(f"a paused VM echoed {back[:8]!r}")
-            except socket.timeout:
-                pass
+            time.sleep(0.01)
             ctl.call("vm.resume")
-            receive(16, "sent while paused")
-            for c in range(20):
-                for k in range(8):
-                    send(100 + c * 8 + k)
-                ctl.call("vm.pause")
-                time.sleep(0.01)
-                ctl.call("vm.resume")
-                receive(8, f"pause {c}")
-            check(not sent, f"{len(sent)} datagrams lost")
-            quit_echo(vm, GUEST_IP)
-    finally:
-        if vm:
-            vm.kill()
-        env.close()
+            receive(8, f"pause {c}")
+        check(not sent, f"{len(sent)} datagrams lost")
+        quit_echo(vm, GUEST_IP)
 
 
 def tap_has_uso():
