@@ -181,6 +181,29 @@ def udp_echo(dst, sizes, timeout=2.0):
     s.close()
 
 
+class NumberedEcho:
+    """Numbered datagrams of random size to the guest's UDP echo; each must come back once, intact."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sent = {}
+
+    def send(self, i):
+        self.sent[i] = struct.pack("!I", i) + os.urandom(random.randrange(0, 1400))
+        self.s.sendto(self.sent[i], (GUEST_IP, 7))
+
+    def receive(self, n, what, timeout=5):
+        self.s.settimeout(timeout)
+        for k in range(n):
+            try:
+                back = self.s.recv(65536)
+            except socket.timeout:
+                raise Fail(f"{what}: {n - k} datagrams did not come back")
+            i = struct.unpack("!I", back[:4])[0]
+            check(self.sent.pop(i, None) == back, f"{what}: datagram {i} came back wrong or twice")
+
+
 def quit_echo(vm, dst):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.sendto(b"quit", (dst, 7))
@@ -252,24 +275,12 @@ def case_udp_burst():
     vm = None
     try:
         vm = echo_vm(f"tap={env.tap}")
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(3)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        sent = {}
+        e = NumberedEcho()
         for w in range(20):
             for k in range(32):
-                i = w * 32 + k
-                data = struct.pack("!I", i) + os.urandom(random.randrange(0, 1400))
-                sent[i] = data
-                s.sendto(data, (GUEST_IP, 7))
-            for k in range(32):
-                try:
-                    back = s.recv(65536)
-                except socket.timeout:
-                    raise Fail(f"window {w}: {32 - k} datagrams did not come back")
-                i = struct.unpack("!I", back[:4])[0]
-                check(sent.pop(i, None) == back, f"datagram {i} came back wrong or twice")
-        check(not sent, f"{len(sent)} datagrams lost")
+                e.send(w * 32 + k)
+            e.receive(32, f"window {w}", timeout=3)
+        check(not e.sent, f"{len(e.sent)} datagrams lost")
         quit_echo(vm, GUEST_IP)
     finally:
         if vm:
@@ -452,42 +463,26 @@ def case_paused():
     every one comes back after vm.resume; pause/resume in the middle of traffic loses none."""
     with controlled_echo_vm() as (vm, ctl):
         udp_echo(GUEST_IP, [64])
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sent = {}
-
-        def send(i):
-            sent[i] = struct.pack("!I", i) + os.urandom(random.randrange(0, 1400))
-            s.sendto(sent[i], (GUEST_IP, 7))
-
-        def receive(n, what):
-            s.settimeout(5)
-            for k in range(n):
-                try:
-                    back = s.recv(65536)
-                except socket.timeout:
-                    raise Fail(f"{what}: {n - k} datagrams did not come back")
-                i = struct.unpack("!I", back[:4])[0]
-                check(sent.pop(i, None) == back, f"{what}: datagram {i} came back wrong or twice")
-
+        e = NumberedEcho()
         ctl.call("vm.pause")
         for i in range(16):
-            send(i)
-        s.settimeout(0.5)
+            e.send(i)
+        e.s.settimeout(0.5)
         try:
-            back = s.recv(65536)
+            back = e.s.recv(65536)
             raise Fail(f"a paused VM echoed {back[:8]!r}")
         except socket.timeout:
             pass
         ctl.call("vm.resume")
-        receive(16, "sent while paused")
+        e.receive(16, "sent while paused")
         for c in range(20):
             for k in range(8):
-                send(100 + c * 8 + k)
+                e.send(100 + c * 8 + k)
             ctl.call("vm.pause")
             time.sleep(0.01)
             ctl.call("vm.resume")
-            receive(8, f"pause {c}")
-        check(not sent, f"{len(sent)} datagrams lost")
+            e.receive(8, f"pause {c}")
+        check(not e.sent, f"{len(e.sent)} datagrams lost")
         quit_echo(vm, GUEST_IP)
 
 
