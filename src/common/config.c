@@ -214,6 +214,21 @@ static int parse_disk(struct json_object *v, unsigned idx, struct disk_config *d
                         if (!json_object_is_type(val, json_type_string))
                                 return config_error_set(err, "%s: expected a string", sub);
                         r = disk_config_set_serial(d, json_object_get_string(val), msg, sizeof(msg));
+                } else if (strcmp(k, "format") == 0) {
+                        if (!json_object_is_type(val, json_type_string))
+                                return config_error_set(err, "%s: expected \"raw\" or \"qcow2\"", sub);
+                        r = disk_config_set_format(d, json_object_get_string(val), msg, sizeof(msg));
+                } else if (strcmp(k, "metadata_cache") == 0) {
+                        /* Bytes, or a size string as on the command line ("16M"). */
+                        uint64_t bytes;
+
+                        if (json_object_is_type(val, json_type_int) && json_object_get_int64(val) >= 0)
+                                d->metadata_cache = (uint64_t)json_object_get_int64(val);
+                        else if (json_object_is_type(val, json_type_string) &&
+                                 parse_size(json_object_get_string(val), &bytes) >= 0 && bytes <= INT64_MAX)
+                                d->metadata_cache = bytes;
+                        else
+                                return config_error_set(err, "%s: expected a number of bytes or a size (\"16M\")", sub);
                 } else
                         return config_error_set(err, "%s: unknown key", sub);
                 if (r < 0 && msg[0])
@@ -549,10 +564,14 @@ int vm_config_to_json(const struct vm_config *c, struct json_object **ret)
 
                         if (!jd ||
                             (r = add_string(jd, "path", d->path)) < 0 ||
+                            (r = add_string(jd, "format", disk_format_to_string(d->format))) < 0 ||
                             json_object_object_add(jd, "readonly", json_object_new_boolean(d->readonly)) < 0 ||
                             (r = add_string(jd, "cache", disk_cache_to_string(d->cache))) < 0 ||
                             json_object_object_add(jd, "queues", json_object_new_int((int)d->queues)) < 0 ||
-                            (d->serial[0] && (r = add_string(jd, "serial", d->serial)) < 0))
+                            (d->serial[0] && (r = add_string(jd, "serial", d->serial)) < 0) ||
+                            (d->metadata_cache &&
+                             json_object_object_add(jd, "metadata_cache",
+                                                    json_object_new_int64((int64_t)d->metadata_cache)) < 0))
                                 return r < 0 ? r : -ENOMEM;
                         if (json_object_array_add(disks, TAKE_PTR(jd)) < 0)
                                 return -ENOMEM;

@@ -12,7 +12,7 @@
 
 void disk_config_init(struct disk_config *c)
 {
-        *c = (struct disk_config) { .fd = -1, .cache = DISK_CACHE_WRITEBACK, .queues = 1 };
+        *c = (struct disk_config) { .fd = -1, .cache = DISK_CACHE_WRITEBACK, .queues = 1, .format = DISK_FORMAT_RAW };
 }
 
 void disk_config_done(struct disk_config *c)
@@ -37,6 +37,33 @@ static int disk_error(char *err, size_t err_len, const char *fmt, ...)
 const char *disk_cache_to_string(enum disk_cache c)
 {
         return c == DISK_CACHE_NONE ? "none" : "writeback";
+}
+
+const char *disk_format_to_string(enum disk_format f)
+{
+        return f == DISK_FORMAT_QCOW2 ? "qcow2" : "raw";
+}
+
+int disk_config_set_format(struct disk_config *c, const char *s, char *err, size_t err_len)
+{
+        if (strcmp(s, "raw") == 0)
+                c->format = DISK_FORMAT_RAW;
+        else if (strcmp(s, "qcow2") == 0)
+                c->format = DISK_FORMAT_QCOW2;
+        else
+                return disk_error(err, err_len, "format: '%s' is neither 'raw' nor 'qcow2'", s);
+        c->format_set = true;
+        return 0;
+}
+
+int disk_config_set_metadata_cache(struct disk_config *c, const char *s, char *err, size_t err_len)
+{
+        uint64_t v;
+
+        if (parse_size(s, &v) < 0 || v > INT64_MAX)
+                return disk_error(err, err_len, "metadata-cache: '%s' is not a size (e.g. 4M, 1G)", s);
+        c->metadata_cache = v;
+        return 0;
 }
 
 int disk_config_set_cache(struct disk_config *c, const char *s, char *err, size_t err_len)
@@ -122,6 +149,10 @@ int disk_config_parse(const char *s, char *err, size_t err_len, struct disk_conf
                         r = 0;
                 } else if (strcmp(item, "cache") == 0 && val) {
                         r = disk_config_set_cache(&c, val, err, err_len);
+                } else if (strcmp(item, "format") == 0 && val) {
+                        r = disk_config_set_format(&c, val, err, err_len);
+                } else if (strcmp(item, "metadata-cache") == 0 && val) {
+                        r = disk_config_set_metadata_cache(&c, val, err, err_len);
                 } else if (strcmp(item, "queues") == 0 && val) {
                         uint64_t v;
 
@@ -142,10 +173,12 @@ int disk_config_parse(const char *s, char *err, size_t err_len, struct disk_conf
                 } else if (strcmp(item, "ro") == 0) {
                         r = disk_error(err, err_len, "ro: takes no value");
                 } else if (!val && (strcmp(item, "cache") == 0 || strcmp(item, "queues") == 0 ||
-                                    strcmp(item, "serial") == 0 || strcmp(item, "fd") == 0)) {
+                                    strcmp(item, "format") == 0 || strcmp(item, "serial") == 0 ||
+                                    strcmp(item, "metadata-cache") == 0 || strcmp(item, "fd") == 0)) {
                         r = disk_error(err, err_len, "%s: needs a value (%s=...)", item, item);
                 } else {
-                        r = disk_error(err, err_len, "unknown disk option '%s' (known: ro, cache, queues, serial, fd)", item);
+                        r = disk_error(err, err_len, "unknown disk option '%s' (known: format, ro, cache, queues, serial, "
+                                       "metadata-cache, fd)", item);
                 }
                 if (r < 0) {
                         disk_config_done(&c);

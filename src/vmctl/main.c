@@ -167,6 +167,11 @@ static int add_disk(struct json_object *disks, const char *spec)
         r = absolute("--disk", dc.path, &path);
         if (r >= 0 && d) {
                 json_object_object_add(d, "path", json_object_new_string(path));
+                /* No format=: vmms probes the image once and records what it found. */
+                if (dc.format_set)
+                        json_object_object_add(d, "format", json_object_new_string(disk_format_to_string(dc.format)));
+                if (dc.metadata_cache)
+                        json_object_object_add(d, "metadata_cache", json_object_new_int64((int64_t)dc.metadata_cache));
                 if (dc.readonly)
                         json_object_object_add(d, "readonly", json_object_new_boolean(true));
                 if (dc.cache != DISK_CACHE_WRITEBACK)

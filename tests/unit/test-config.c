@@ -232,5 +232,54 @@ START_TEST(test_cpu_weight_and_debug)
 }
 END_TEST
 
+/* Disks (issue 12): "format" is kept as given and always written back, so a stored
+ * configuration says what vm.create found; "metadata_cache" only when set. */
+START_TEST(test_disk_format_and_metadata_cache)
+{
+        struct vm_config c, d;
+        struct config_error err = {};
+        struct json_object *o, *a, *v;
+
+        ck_assert_int_eq(vm_config_from_string("{\"disks\":[{\"path\":\"/a.img\"},"
+                                               "{\"path\":\"/b.qcow2\",\"format\":\"qcow2\",\"metadata_cache\":\"4M\"},"
+                                               "{\"path\":\"/c.img\",\"format\":\"raw\",\"metadata_cache\":65536}]}",
+                                               &c, &err), 0);
+        ck_assert_uint_eq(c.n_disks, 3);
+        ck_assert_int_eq(c.disks[0].format, DISK_FORMAT_RAW);
+        ck_assert(!c.disks[0].format_set);
+        ck_assert_uint_eq(c.disks[0].metadata_cache, 0);
+        ck_assert_int_eq(c.disks[1].format, DISK_FORMAT_QCOW2);
+        ck_assert(c.disks[1].format_set);
+        ck_assert_uint_eq(c.disks[1].metadata_cache, 4u << 20);
+        ck_assert_int_eq(c.disks[2].format, DISK_FORMAT_RAW);
+        ck_assert(c.disks[2].format_set);
+        ck_assert_uint_eq(c.disks[2].metadata_cache, 65536);
+
+        ck_assert_int_eq(vm_config_to_json(&c, &o), 0);
+        ck_assert(json_object_object_get_ex(o, "disks", &a));
+        ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "format", &v));
+        ck_assert_str_eq(json_object_get_string(v), "raw");
+        ck_assert(!json_object_object_get_ex(json_object_array_get_idx(a, 0), "metadata_cache", NULL));
+        ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 1), "format", &v));
+        ck_assert_str_eq(json_object_get_string(v), "qcow2");
+        ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 1), "metadata_cache", &v));
+        ck_assert_int_eq(json_object_get_int64(v), 4 << 20);
+        ck_assert_int_eq(vm_config_from_json(o, &d, &err), 0);
+        ck_assert(d.disks[0].format_set);       /* written back: never probed again */
+        ck_assert_int_eq(d.disks[1].format, DISK_FORMAT_QCOW2);
+        ck_assert_uint_eq(d.disks[1].metadata_cache, 4u << 20);
+        json_object_put(o);
+        vm_config_done(&c);
+        vm_config_done(&d);
+
+        expect_error("{\"disks\":[{\"path\":\"/a\",\"format\":\"vmdk\"}]}", "disks[0].format: 'vmdk' is neither");
+        expect_error("{\"disks\":[{\"path\":\"/a\",\"format\":2}]}", "disks[0].format: expected");
+        expect_error("{\"disks\":[{\"path\":\"/a\",\"metadata_cache\":\"lots\"}]}", "disks[0].metadata_cache:");
+        expect_error("{\"disks\":[{\"path\":\"/a\",\"metadata_cache\":-1}]}", "disks[0].metadata_cache:");
+        expect_error("{\"disks\":[{\"path\":\"/a\",\"metadata_cache\":true}]}", "disks[0].metadata_cache:");
+}
+END_TEST
+
 CHECK_MAIN("config", test_valid_full, test_defaults, test_memory_forms, test_errors_name_the_key,
-           test_roundtrip, test_load_file, test_util, test_integration, test_cpu_weight_and_debug)
+           test_roundtrip, test_load_file, test_util, test_integration, test_cpu_weight_and_debug,
+           test_disk_format_and_metadata_cache)

@@ -19,6 +19,32 @@ START_TEST(test_defaults)
         ck_assert_int_eq(c.cache, DISK_CACHE_WRITEBACK);
         ck_assert_uint_eq(c.queues, 1);
         ck_assert_str_eq(c.serial, "");
+        ck_assert_int_eq(c.format, DISK_FORMAT_RAW);
+        ck_assert(!c.format_set);
+        ck_assert_uint_eq(c.metadata_cache, 0);
+        disk_config_done(&c);
+}
+END_TEST
+
+START_TEST(test_format_and_metadata_cache)
+{
+        struct disk_config c;
+        char err[256] = "";
+
+        ck_assert_int_eq(disk_config_parse("/a.qcow2,format=qcow2,metadata-cache=16M", err, sizeof(err), &c), 0);
+        ck_assert_int_eq(c.format, DISK_FORMAT_QCOW2);
+        ck_assert(c.format_set);
+        ck_assert_uint_eq(c.metadata_cache, 16u << 20);
+        ck_assert_str_eq(disk_format_to_string(c.format), "qcow2");
+        disk_config_done(&c);
+        ck_assert_int_eq(disk_config_parse("/a.img,format=raw,metadata-cache=4096", err, sizeof(err), &c), 0);
+        ck_assert_int_eq(c.format, DISK_FORMAT_RAW);
+        ck_assert(c.format_set);
+        ck_assert_uint_eq(c.metadata_cache, 4096);
+        disk_config_done(&c);
+        ck_assert_int_eq(disk_config_parse("/a.img,metadata-cache=1G", err, sizeof(err), &c), 0);
+        ck_assert_uint_eq(c.metadata_cache, 1u << 30);
+        ck_assert(!c.format_set);
         disk_config_done(&c);
 }
 END_TEST
@@ -60,6 +86,11 @@ START_TEST(test_errors)
                 { "/a,ro=1", "ro" },
                 { "/a,readonly", "readonly" },
                 { "/a,fd=-1", "fd" },
+                { "/a,format=vmdk", "format: 'vmdk'" },
+                { "/a,format", "format: needs a value" },
+                { "/a,metadata-cache=lots", "metadata-cache: 'lots' is not a size" },
+                { "/a,metadata-cache", "metadata-cache: needs a value" },
+                { "/a,metadata-cache=20000000000T", "metadata-cache" },
                 { "/a,,", "unknown" },
         };
         struct disk_config c;
@@ -87,6 +118,7 @@ int main(void)
         TCase *tc = tcase_create("parse");
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_all_options);
+        tcase_add_test(tc, test_format_and_metadata_cache);
         tcase_add_test(tc, test_errors);
         suite_add_tcase(s, tc);
         return check_run_suite(s);
