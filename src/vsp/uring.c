@@ -20,7 +20,9 @@
 #include "vmms/iov.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
+#include "vmms/qcow2.h"
 #include "vmms/util.h"
+#include "qcow2.h"
 #include "uring.h"
 
 #define ZERO_BUF_SIZE (1u * 1024 * 1024)
@@ -32,6 +34,8 @@ enum {
         VSP_IO_DISCARD,
         VSP_IO_WZ,
         VSP_IO_POLL,
+        VSP_IO_PARENT,          /* finishes when its pieces have */
+        VSP_IO_DONE,            /* finished at once by a format layer */
 };
 
 /* Write-zeroes stages, tried in order until one works. */
@@ -51,6 +55,8 @@ struct vsp_image {
         uint32_t mem_align, off_align;  /* direct I/O needs; 1 without O_DIRECT */
         bool no_zero_range, no_punch;   /* atomics: learnt from EOPNOTSUPP */
         void *zeros;                    /* ZERO_BUF_SIZE, aligned */
+        struct qcow2 *q;                /* format=qcow2: the format layer */
+        struct vsp_image *backing;      /* ... and the next image of its chain */
 };
 
 struct vsp_uring {
@@ -66,6 +72,8 @@ void vsp_image_free(struct vsp_image *img)
 {
         if (!img)
                 return;
+        qcow2_close(img->q);
+        vsp_image_free(img->backing);
         safe_close(img->fd);
         free(img->zeros);
         free(img);
@@ -138,7 +146,105 @@ static int image_set_direct(struct vsp_image *img)
         return -EOPNOTSUPP;
 }
 
+/* The images already in the chain being opened (a loop is refused). */
+struct chain_seen {
+        dev_t dev[QCOW2_CHAIN_MAX];
+        ino_t ino[QCOW2_CHAIN_MAX];
+        unsigned n;
+};
+
+static int image_open_chain(const struct disk_config *c, struct chain_seen *seen, struct vsp_image **ret,
+                            struct config_error *err);
+
+/* The backing file's name as the worker opens it: relative to the naming image's directory. */
+static char *backing_path(const char *image, const char *name)
+{
+        const char *slash;
+        char *p;
+
+        if (name[0] == '/' || !image || !(slash = strrchr(image, '/')))
+                return strdup(name);
+        if (asprintf(&p, "%.*s/%s", (int)(slash - image), image, name) < 0)
+                return NULL;
+        return p;
+}
+
+/* format=qcow2: the chain below, then the format layer over the file. */
+static int image_open_qcow2(struct vsp_image *img, const struct disk_config *c, const char *name,
+                            struct chain_seen *seen, struct config_error *err)
+{
+        struct qcow2_header h;
+        struct stat st;
+        char msg[256];
+        int r;
+
+        if (fstat(img->fd, &st) < 0)
+                return config_error_errno(err, -errno, "disk %s", name);
+        for (unsigned i = 0; i < seen->n; i++)
+                if (seen->dev[i] == st.st_dev && seen->ino[i] == st.st_ino)
+                        return config_error_set(err, "disk %s: the backing chain loops back to this file", name);
+        if (seen->n == QCOW2_CHAIN_MAX)
+                return config_error_set(err, "disk %s: backing chain deeper than %u images", name, QCOW2_CHAIN_MAX);
+        seen->dev[seen->n] = st.st_dev;
+        seen->ino[seen->n++] = st.st_ino;
+        r = qcow2_header_read(img->fd, &h, msg, sizeof(msg));
+        if (r == -EINVAL || r == -EOPNOTSUPP)
+                return config_error_set(err, "disk %s: %s", name, msg);
+        if (r < 0)
+                return config_error_errno(err, r, "disk %s: %s", name, msg);
+        if (h.backing_name[0]) {
+                _cleanup_free_ char *path = NULL;
+                struct disk_config b;
+
+                disk_config_init(&b);
+                b.readonly = true;
+                if (c->n_backing_fds > 0) {
+                        b.fd = c->backing_fds[0];
+                        b.n_backing_fds = c->n_backing_fds - 1;
+                        memcpy(b.backing_fds, c->backing_fds + 1, b.n_backing_fds * sizeof(int));
+                } else if (c->fd >= 0) {
+                        return config_error_set(err, "disk %s: its backing file %s was not passed with it", name,
+                                                h.backing_name);
+                }
+                path = backing_path(c->path, h.backing_name);
+                if (!path)
+                        return -ENOMEM;
+                b.path = path;
+                if (h.backing_format == QCOW2_BACKING_QCOW2) {
+                        b.format = DISK_FORMAT_QCOW2;
+                } else if (h.backing_format == QCOW2_BACKING_UNKNOWN) {
+                        /* No format recorded: look. A backing file is read-only to the guest. */
+                        _cleanup_close_ int fd = b.fd >= 0 ? -1 : image_open_at(AT_FDCWD, path, O_RDONLY, 0, NULL);
+                        int p = qcow2_probe_fd(b.fd >= 0 ? b.fd : fd);
+
+                        b.format = p > 0 ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
+                }
+                r = image_open_chain(&b, seen, &img->backing, err);
+                b.path = NULL;
+                if (r < 0)
+                        return r;
+        }
+        r = qcow2_open(&(struct qcow2_open_args) {
+                        .fd = img->fd, .readonly = img->readonly, .direct = img->direct, .off_align = img->off_align,
+                        .backing = img->backing, .cache_bytes = c->metadata_cache, .name = name,
+                }, &img->q, msg, sizeof(msg));
+        if (r == -EINVAL || r == -EOPNOTSUPP)
+                return config_error_set(err, "disk %s: %s", name, msg);
+        if (r < 0)
+                return config_error_errno(err, r, "disk %s", name);
+        img->size = qcow2_virtual_size(img->q);
+        return 0;
+}
+
 int vsp_image_open(const struct disk_config *c, struct vsp_image **ret, struct config_error *err)
+{
+        struct chain_seen seen = { .n = 0 };
+
+        return image_open_chain(c, &seen, ret, err);
+}
+
+static int image_open_chain(const struct disk_config *c, struct chain_seen *seen, struct vsp_image **ret,
+                            struct config_error *err)
 {
         _cleanup_(vsp_image_freep) struct vsp_image *img = NULL;
         const char *kind = NULL;
@@ -202,6 +308,11 @@ int vsp_image_open(const struct disk_config *c, struct vsp_image **ret, struct c
         if (!img->zeros)
                 return -ENOMEM;
         memset(img->zeros, 0, ZERO_BUF_SIZE);
+        if (c->format == DISK_FORMAT_QCOW2) {
+                r = image_open_qcow2(img, c, name, seen, err);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(img);
         return 0;
 }
@@ -325,6 +436,15 @@ static bool iov_dio_ok(const struct vsp_image *img, const struct iovec *iov, uns
 
 static void io_advance(struct vsp_io *io, uint64_t n);
 
+/* Finished: reported (to the parent, or the caller) by the next reap. */
+static void io_push_done(struct vsp_uring *u, struct vsp_io *io, int res)
+{
+        io->res = res;
+        io->next = NULL;
+        *u->done_tail = io;
+        u->done_tail = &io->next;
+}
+
 /* Reads and writes on a memory file system: done here, reported by the next reap. */
 static void io_inline_rw(struct vsp_uring *u, struct vsp_io *io)
 {
@@ -347,10 +467,7 @@ static void io_inline_rw(struct vsp_uring *u, struct vsp_io *io)
                 iov_from_buf(io->user_iov, io->user_niov, 0, io->bounce, io->len);
         free(io->bounce);
         io->bounce = NULL;
-        io->res = r;
-        io->next = NULL;
-        *u->done_tail = io;
-        u->done_tail = &io->next;
+        io_push_done(u, io, r);
 }
 
 static int io_start_rw(struct vsp_uring *u, struct vsp_io *io, uint8_t op, struct iovec *iov,
@@ -382,6 +499,8 @@ static int io_start_rw(struct vsp_uring *u, struct vsp_io *io, uint8_t op, struc
 
 int vsp_uring_read(struct vsp_uring *u, struct vsp_io *io, struct iovec *iov, unsigned n, uint64_t off)
 {
+        if (u->img->q)
+                return qcow2_submit_rw(u, u->img->q, io, false, iov, n, off);
         return io_start_rw(u, io, VSP_IO_READ, iov, n, off);
 }
 
@@ -389,19 +508,116 @@ int vsp_uring_write(struct vsp_uring *u, struct vsp_io *io, struct iovec *iov, u
 {
         if (u->img->readonly)
                 return -EROFS;
+        if (u->img->q)
+                return qcow2_submit_rw(u, u->img->q, io, true, iov, n, off);
         return io_start_rw(u, io, VSP_IO_WRITE, iov, n, off);
+}
+
+int vsp_uring_host_rw(struct vsp_uring *u, struct vsp_io *io, bool write, struct iovec *iov, unsigned n,
+                      uint64_t host_off)
+{
+        return io_start_rw(u, io, write ? VSP_IO_WRITE : VSP_IO_READ, iov, n, host_off);
+}
+
+int vsp_uring_host_fsync(struct vsp_uring *u, struct vsp_io *io)
+{
+        *io = (struct vsp_io) { .op = VSP_IO_FSYNC };
+        return io_issue(u, io);
 }
 
 int vsp_uring_flush(struct vsp_uring *u, struct vsp_io *io)
 {
-        *io = (struct vsp_io) { .op = VSP_IO_FSYNC };
-        return io_issue(u, io);
+        if (u->img->q)
+                return qcow2_submit_flush(u, u->img->q, io);
+        return vsp_uring_host_fsync(u, io);
+}
+
+void vsp_uring_complete(struct vsp_uring *u, struct vsp_io *io, int res)
+{
+        *io = (struct vsp_io) { .op = VSP_IO_DONE };
+        io_push_done(u, io, res);
+}
+
+void vsp_io_parent_begin(struct vsp_io *parent, void *owned)
+{
+        /* One count held by the caller until parent_end: pieces finishing early cannot end it. */
+        *parent = (struct vsp_io) { .op = VSP_IO_PARENT, .owned = owned, .children = 1 };
+}
+
+int vsp_uring_child_rw(struct vsp_uring *u, struct vsp_io *parent, struct vsp_io *child, bool write,
+                       struct iovec *iov, unsigned n, uint64_t host_off)
+{
+        int r = io_start_rw(u, child, write ? VSP_IO_WRITE : VSP_IO_READ, iov, n, host_off);
+
+        if (r < 0)
+                return r;
+        child->parent = parent;
+        parent->children++;
+        return 0;
+}
+
+void vsp_io_parent_fail(struct vsp_io *parent, int res)
+{
+        if (parent->res == 0)
+                parent->res = res;
+}
+
+void vsp_io_parent_end(struct vsp_uring *u, struct vsp_io *parent)
+{
+        if (--parent->children == 0)
+                io_push_done(u, parent, parent->res);
+}
+
+/* One operation finished: tell the caller, or count it against its parent. */
+static void io_report(struct vsp_io *io, int res, vsp_io_done_fn done, void *ctx)
+{
+        struct vsp_io *p = io->parent;
+
+        if (!p) {
+                if (io->op == VSP_IO_PARENT) {
+                        free(io->owned);
+                        io->owned = NULL;
+                }
+                done(ctx, io, res);
+                return;
+        }
+        if (res < 0 && p->res == 0)
+                p->res = res;
+        if (--p->children > 0)
+                return;
+        free(p->owned);         /* io lives there: not touched after this */
+        p->owned = NULL;
+        done(ctx, p, p->res);
+}
+
+int vsp_image_pread(struct vsp_image *img, void *buf, size_t len, uint64_t off)
+{
+        uint8_t *b = buf;
+        size_t n = off < img->size ? (size_t)MIN((uint64_t)len, img->size - off) : 0;
+
+        if (img->q)
+                return qcow2_pread(img->q, buf, len, off);
+        memset(b + n, 0, len - n);
+        while (n > 0) {
+                ssize_t k = pread(img->fd, b, n, (off_t)off);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                b += k;
+                n -= (size_t)k;
+                off += (uint64_t)k;
+        }
+        return 0;
 }
 
 int vsp_uring_discard(struct vsp_uring *u, struct vsp_io *io, uint64_t off, uint64_t len)
 {
         if (u->img->readonly)
                 return -EROFS;
+        if (u->img->q)
+                return qcow2_submit_zero(u, u->img->q, io, off, len, true);
         *io = (struct vsp_io) { .op = VSP_IO_DISCARD, .off = off, .len = len };
         return io_issue(u, io);
 }
@@ -414,6 +630,8 @@ int vsp_uring_write_zeroes(struct vsp_uring *u, struct vsp_io *io, uint64_t off,
 
         if (img->readonly)
                 return -EROFS;
+        if (img->q)
+                return qcow2_submit_zero(u, img->q, io, off, len, false);
         if (__atomic_load_n(&img->no_punch, __ATOMIC_RELAXED))
                 stage = WZ_WRITE;
         else if (!unmap && __atomic_load_n(&img->no_zero_range, __ATOMIC_RELAXED))
@@ -557,7 +775,7 @@ int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
                 u->done_head = io->next;
                 if (!u->done_head)
                         u->done_tail = &u->done_head;
-                done(ctx, io, io->res);
+                io_report(io, io->res, done, ctx);
                 n++;
         }
         while (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe) {
@@ -567,7 +785,7 @@ int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx)
                 io_uring_cqe_seen(&u->ring, cqe);
                 n++;
                 if (io && io_step(u, io, cres, &res))
-                        done(ctx, io, res);
+                        io_report(io, res, done, ctx);
         }
         return n;
 }

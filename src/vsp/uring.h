@@ -15,6 +15,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -36,6 +37,9 @@ struct vsp_io {
         void *bounce;
         uint64_t off, len, done;
         struct vsp_io *next;            /* the backend's list of finished operations */
+        struct vsp_io *parent;          /* a format layer's piece of a bigger operation */
+        unsigned children;              /* pieces still out (parents) */
+        void *owned;                    /* the pieces' memory, freed when the parent finishes */
         int res;
 };
 
@@ -84,6 +88,22 @@ int vsp_uring_drain(struct vsp_uring *u, vsp_io_done_fn done, void *ctx, const u
                     int timeout_ms);
 /* Hand what is queued to the kernel without waiting. */
 int vsp_uring_submit(struct vsp_uring *u);
+/*
+ * For format layers (qcow2.c). An operation on virtual offsets becomes one operation on the
+ * image file (host_rw), several pieces that complete it together (parent_begin, child_rw for
+ * each, parent_end), or is done at once (complete: reported by the next reap).
+ */
+int vsp_image_pread(struct vsp_image *img, void *buf, size_t len, uint64_t off);
+int vsp_uring_host_rw(struct vsp_uring *u, struct vsp_io *io, bool write, struct iovec *iov, unsigned n,
+                      uint64_t host_off);
+int vsp_uring_host_fsync(struct vsp_uring *u, struct vsp_io *io);
+void vsp_uring_complete(struct vsp_uring *u, struct vsp_io *io, int res);
+void vsp_io_parent_begin(struct vsp_io *parent, void *owned);
+int vsp_uring_child_rw(struct vsp_uring *u, struct vsp_io *parent, struct vsp_io *child, bool write,
+                       struct iovec *iov, unsigned n, uint64_t host_off);
+void vsp_io_parent_fail(struct vsp_io *parent, int res);
+void vsp_io_parent_end(struct vsp_uring *u, struct vsp_io *parent);
+
 /* Report the completions that are there, without waiting; returns how many. */
 int vsp_uring_reap(struct vsp_uring *u, vsp_io_done_fn done, void *ctx);
 /* Operations queued but not yet handed to the kernel. */
