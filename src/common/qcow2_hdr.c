@@ -269,7 +269,9 @@ int qcow2_header_read(int fd, struct qcow2_header *h, char *err, size_t err_len)
                 return hdr_error(-errno, err, err_len, "cannot stat: %s", strerror(errno));
         if (S_ISREG(st.st_mode))
                 want = (size_t)MIN((uint64_t)want, (uint64_t)st.st_size);
-        buf = malloc(MAX(want, (size_t)1));
+        /* Aligned, in whole 4 KiB blocks: the fd may have O_DIRECT. */
+        want = ALIGN_UP(MAX(want, (size_t)1), (size_t)4096);
+        buf = aligned_alloc(4096, want);
         if (!buf)
                 return -ENOMEM;
         n = pread(fd, buf, want, 0);

@@ -450,6 +450,152 @@ def case_caged():
             check_image(img, seed)
 
 
+# --- qcow2 (qemu-img is the referee) ------------------------------------------------------
+
+def qemu_img(*args, ok=(0,)):
+    if not shutil.which("qemu-img"):
+        raise Skip("qemu-img not found (scripts/setup installs qemu-utils)")
+    p = subprocess.run(["qemu-img", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    check(p.returncode in ok, f"qemu-img {' '.join(args)}: exit {p.returncode}\n{p.stdout.decode()}")
+    return p.returncode, p.stdout.decode()
+
+
+def qcow2_check_pattern(d, img, seed, size):
+    """qemu-img check is clean, and the guest's view (converted to raw) holds the pattern."""
+    qemu_img("check", "-q", img)
+    raw = os.path.join(d, "view.raw")
+    qemu_img("convert", "-O", "raw", img, raw)
+    check_image(raw, seed, 0, size // SECTOR)
+    os.unlink(raw)
+
+
+def qcow2_ro_read(img, seed):
+    """The guest reads img (read-only) and finds the pattern of seed everywhere."""
+    size = os.path.getsize(img) if img.endswith(".raw") else None
+    rc, out, err = boot(f"scenario=blk-ro ro_seed={seed} ro_bytes={64 * MIB}", [f"{img},format=qcow2,ro"])
+    check(rc == 0, f"exit status {rc}\n{err}\n{out}")
+    expect_pass(out, "blk-ro")
+    line = [r for r in reports(out, "info", "blk-ro") if "mismatches" in r]
+    check(line and line[0]["mismatches"] == "0", f"{line}")
+    return size
+
+
+def qcow2_verify(img, seed, cache="writeback", queues=1, vcpus=1):
+    rc, out, err = boot(f"scenario=blk-verify seed={seed}",
+                        [f"{img},format=qcow2,cache={cache},queues={queues},serial=vmms-qcow2"], vcpus=vcpus)
+    check(rc == 0, f"exit status {rc}\n{err}\n{out}")
+    expect_pass(out, "blk-verify")
+    check(metric(out, "blk_verify_mismatches") == 0 and metric(out, "blk_verify_errors") == 0, out)
+    return out
+
+
+def case_qcow2_verify_1q():
+    size = 16 * MIB
+    with scratch_dir("shm") as d:
+        img = os.path.join(d, "disk.qcow2")
+        qemu_img("create", "-q", "-f", "qcow2", img, str(size))
+        qcow2_verify(img, 11)
+        qcow2_check_pattern(d, img, 11, size)
+
+
+def case_qcow2_verify_4q_none():
+    # Four queues allocating at once, O_DIRECT on a disk file system.
+    size = 32 * MIB
+    with scratch_dir("disk") as d:
+        img = os.path.join(d, "disk.qcow2")
+        qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", img, str(size))
+        qcow2_verify(img, 12, cache="none", queues=4, vcpus=4)
+        qcow2_check_pattern(d, img, 12, size)
+
+
+def case_qcow2_chain():
+    """base.raw <- mid.qcow2 <- top.qcow2: the guest first reads the base's pattern through
+    two levels, then blk-verify writes (256 KiB clusters on top: its 64 KiB writes copy the
+    rest of each cluster up from below); the backing files stay as they were."""
+    size = 16 * MIB
+    with scratch_dir("shm") as d:
+        base, mid, top = (os.path.join(d, n) for n in ("base.raw", "mid.qcow2", "top.qcow2"))
+        make_image(base, size, fill=pattern_bytes(0, size // SECTOR, 21))
+        qemu_img("create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "-o", "cluster_size=4096", mid)
+        qemu_img("create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", "-o", "cluster_size=262144", top)
+        before = sha256(base), sha256(mid)
+        qcow2_ro_read(top, 21)
+        for queues, vcpus, seed in ((1, 1, 22), (4, 4, 23)):
+            qcow2_verify(top, seed, queues=queues, vcpus=vcpus)
+            qcow2_check_pattern(d, top, seed, size)
+        check((sha256(base), sha256(mid)) == before, "a backing file changed")
+        qemu_img("check", "-q", mid)
+
+
+def case_qcow2_compressed():
+    """An image qemu-img convert -c compressed reads right in the guest, and writes over its
+    compressed clusters (each rewritten whole on its first write) leave a clean image."""
+    size = 16 * MIB
+    with scratch_dir("shm") as d:
+        raw, img = os.path.join(d, "src.raw"), os.path.join(d, "c.qcow2")
+        make_image(raw, size, fill=pattern_bytes(0, size // SECTOR, 31))
+        qemu_img("convert", "-c", "-f", "raw", "-O", "qcow2", raw, img)
+        _, info = qemu_img("info", img)
+        qcow2_ro_read(img, 31)
+        qcow2_verify(img, 32)
+        qcow2_check_pattern(d, img, 32, size)
+
+
+def case_qcow2_durable():
+    """SIGKILL while the guest writes without flushing: qemu-img check finds no corruption
+    (leaked clusters are allowed: exit 0 or 3) and what was flushed is there."""
+    seed = 0x5eef
+    with scratch_dir("disk") as d:
+        img = os.path.join(d, "disk.qcow2")
+        size = 32 * MIB
+        qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", img, str(size))
+        p = subprocess.Popen(vmwp_cmd() + ["--memory", "128M", "--disk", f"{img},format=qcow2,cache=writeback",
+                                           "--cmdline", f"scenario=blk-durable seed={seed} durable_hold_ms=3000"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            worker = worker_pid(p)
+            out = wait_for_line(p.stdout, b"blk-durable flushed=1", 60)
+            time.sleep(0.3)                     # let the unflushed writes allocate
+            os.kill(worker, signal.SIGKILL)
+            p.wait(timeout=30)
+        finally:
+            stop(p)
+        check(p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"ended with {p.returncode}")
+        line = reports(out.decode(errors="replace"), "info", "blk-durable")
+        check(line and line[0]["status"] == "ok", f"flush failed: {line}")
+        sectors = int(line[0]["sectors"])
+        rc, report = qemu_img("check", img, ok=(0, 3))
+        print(f"qemu-img check after SIGKILL: exit {rc}: {report.strip().splitlines()[-1] if report.strip() else ''}")
+        check("ERROR" not in report and "corrupt" not in report.lower(), report)
+        raw = os.path.join(d, "view.raw")
+        qemu_img("convert", "-O", "raw", img, raw)
+        check_image(raw, seed, 0, sectors)
+
+
+def case_qcow2_hostile_open():
+    """Images the worker must refuse, before the guest runs, with a message naming why."""
+    with scratch_dir("shm") as d:
+        img = os.path.join(d, "h.qcow2")
+        qemu_img("create", "-q", "-f", "qcow2", img, "16M")
+        with open(img, "r+b") as f:
+            f.seek(40)
+            f.write(struct.pack(">Q", 1 << 40))      # the L1 table outside the file
+        rc, out, err = boot("scenario=blk-verify", [f"{img},format=qcow2"])
+        check(rc == 2 and "L1 table" in err, f"exit {rc}, wanted 2 with a message about the L1 table:\n{err}")
+        raw = os.path.join(d, "r.img")
+        make_image(raw, 16 * MIB)
+        rc, out, err = boot("scenario=blk-verify", [f"{raw},format=qcow2"])
+        check(rc == 2 and "not a qcow2 image" in err, f"exit {rc}:\n{err}")
+        # The other way round: a raw disk whose guest wrote a qcow2 header stays raw.
+        qemu_img("create", "-q", "-f", "qcow2", os.path.join(d, "q.qcow2"), "16M")
+        with open(os.path.join(d, "q.qcow2"), "rb") as f, open(raw, "r+b") as g:
+            g.write(f.read(4096))
+        rc, out, err = boot("scenario=blk-ro ro_bytes=4096", [f"{raw},ro"])
+        check(rc == 0, f"exit {rc}:\n{err}")
+        dev = [r for r in reports(out, "info", "blk") if "capacity" in r]
+        check(dev and int(dev[0]["capacity"]) == 16 * MIB // SECTOR, f"the raw disk's size changed: {dev}")
+
+
 def case_qemu_q35():
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:

@@ -481,6 +481,7 @@ int guest_scenario_blk_ro(void)
         struct guest_blk *b;
         uint8_t *before, *buf, status;
         uint64_t ro_bytes = guest_cmdline_get_u64("ro_bytes", 1 << 20), sectors;
+        uint64_t ro_seed = guest_cmdline_get_u64("ro_seed", 0), bad = 0;
         uint64_t targets[2];
         int r;
 
@@ -504,8 +505,19 @@ int guest_scenario_blk_ro(void)
                 r = sync_checked(b, VIRTIO_BLK_T_IN, s, buf, n * 512, "read");
                 if (r < 0)
                         return r;
+                /* ro_seed=N: the disk holds blk-verify's pattern of seed N. */
+                for (uint32_t k = 0; ro_seed && k < n; k++) {
+                        uint64_t got, want;
+
+                        if (blk_pattern_check(buf + k * 512, s + k, ro_seed, &got, &want) >= 0 && bad++ < 4)
+                                guest_report_assert(GUEST_FILE, __LINE__, "sector %lu: %#lx, want %#lx",
+                                                    (unsigned long)(s + k), (unsigned long)got, (unsigned long)want);
+                }
         }
-        guest_report_info("blk-ro read bytes=%lu status=ok", (unsigned long)(sectors * 512));
+        guest_report_info("blk-ro read bytes=%lu status=ok mismatches=%lu", (unsigned long)(sectors * 512),
+                          (unsigned long)bad);
+        if (bad)
+                return -EIO;
 
         /* Writes fail with IOERR and leave the data alone: first and last 8 sectors. */
         targets[0] = 0;

@@ -222,6 +222,24 @@ static void workload_on_new(const char *create_opts, uint64_t size, uint64_t cs,
         random_workload(&d, "a.qcow2", "a.raw", size, cs, ops);
 }
 
+static void make_pattern_raw(const char *name, uint64_t size, uint64_t seed)
+{
+        char p[128];
+        uint8_t *b = malloc(size);
+        int fd;
+
+        ck_assert_ptr_nonnull(b);
+        fill(b, size, seed);
+        /* Some zero runs, so converted images have unallocated clusters. */
+        memset(b + size / 4, 0, size / 8);
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, b, size), (ssize_t)size);
+        close(fd);
+        free(b);
+}
+
 START_TEST(test_empty_64k)
 {
         workload_on_new("", 64u << 20, 65536, 400, NULL);
@@ -249,6 +267,26 @@ START_TEST(test_refcount_widths)
 }
 END_TEST
 
+START_TEST(test_direct_io)
+{
+        /* cache=none on a disk file system: aligned metadata I/O, bounced compressed reads. */
+        teardown();
+        snprintf(dir, sizeof(dir), "/var/tmp/vmms-qcow2-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        workload_on_new("", 32u << 20, 65536, 300, ",cache=none");
+        sh("rm -f %s/a.qcow2 %s/a.raw", dir, dir);
+        make_pattern_raw("c.raw", 4u << 20, 9);
+        ck_assert_int_eq(sh("qemu-img convert -c -f raw -O qcow2 %s/c.raw %s/a.qcow2 && cp %s/c.raw %s/a.raw",
+                            dir, dir, dir, dir), 0);
+        {
+                struct disk d;
+
+                ck_assert_int_eq(disk_open(&d, "a.qcow2", ",cache=none", NULL, 0), 0);
+                random_workload(&d, "a.qcow2", "a.raw", 4u << 20, 65536, 200);
+        }
+}
+END_TEST
+
 START_TEST(test_v2_and_2m_clusters)
 {
         workload_on_new(",compat=0.10", 32u << 20, 65536, 200, NULL);
@@ -263,24 +301,6 @@ START_TEST(test_small_cache_evicts)
         workload_on_new("", 64u << 20, 4096, 400, ",metadata-cache=16384");
 }
 END_TEST
-
-static void make_pattern_raw(const char *name, uint64_t size, uint64_t seed)
-{
-        char p[128];
-        uint8_t *b = malloc(size);
-        int fd;
-
-        ck_assert_ptr_nonnull(b);
-        fill(b, size, seed);
-        /* Some zero runs, so converted images have unallocated clusters. */
-        memset(b + size / 4, 0, size / 8);
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
-        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(write(fd, b, size), (ssize_t)size);
-        close(fd);
-        free(b);
-}
 
 START_TEST(test_backing_raw_and_chain)
 {
@@ -510,6 +530,7 @@ static Suite *qcow2_suite(void)
         tcase_add_test(tc, test_small_clusters_grow_reftable);
         tcase_add_test(tc, test_refcount_widths);
         tcase_add_test(tc, test_v2_and_2m_clusters);
+        tcase_add_test(tc, test_direct_io);
         tcase_add_test(tc, test_small_cache_evicts);
         tcase_add_test(tc, test_backing_raw_and_chain);
         tcase_add_test(tc, test_compressed);
