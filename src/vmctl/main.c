@@ -39,7 +39,8 @@ static void help(void)
                "Manage the virtual machines of vmms.\n\n"
                "Verbs:\n"
                "  create NAME [--memory SIZE] [--vcpus N] [--kernel PATH] [--initrd PATH]\n"
-               "              [--cmdline STR] [--disk PATH[,ro][,cache=none]]... [--nic switch=NAME[,mac=..]]...\n"
+               "              [--cmdline STR] [--disk PATH[,format=raw|qcow2][,ro][,cache=none]]...\n"
+               "              [--nic switch=NAME[,mac=..]]...\n"
                "              [--nic tap=IFNAME[,bridge=BR][,mac=..][,queues=N]]...\n"
                "              [--hugepages] [--nested-virt] [--on-reboot restart|exit]\n"
                "  list                     the VMs: name, state, vCPUs, memory, uptime\n"
@@ -63,6 +64,9 @@ static void help(void)
                "                           a virtual switch: private (guests only), internal (with\n"
                "                           the host, at --address), external (bridged to --uplink)\n"
                "  switch delete NAME       (no running VM may be on it)\n"
+               "  disk create PATH [--size SIZE] [--backing BASE] [--cluster-size N]\n"
+               "                           a new qcow2 image (with --backing: a differencing one)\n"
+               "  disk info PATH [--json]  format, sizes, backing chain (vmctl disk --help)\n"
                "  host                     the host and vmms\n"
                "  events                   follow state changes\n"
                "  demo                     a guided first run (starts a private vmms if none runs)\n\n"
@@ -526,6 +530,7 @@ static int verb_events(struct verb_ctx *v)
 static int verb_kvp(struct verb_ctx *v) { return vmctl_kvp(v->ctl, v->argc, v->argv); }
 static int verb_copy_to(struct verb_ctx *v) { return vmctl_copy_to(v->ctl, v->argc, v->argv); }
 static int verb_switch(struct verb_ctx *v) { return vmctl_switch(v->ctl, v->argc, v->argv); }
+static int verb_disk(struct verb_ctx *v) { return vmctl_disk(v->ctl, v->argc, v->argv); }
 
 static const struct {
         const char *name;
@@ -546,6 +551,7 @@ static const struct {
         { "kvp", verb_kvp },
         { "copy-to", verb_copy_to },
         { "switch", verb_switch },
+        { "disk", verb_disk },
 };
 
 int main(int argc, char *argv[])

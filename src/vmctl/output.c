@@ -99,7 +99,7 @@ static void line(const char *key, const char *value)
 void vmctl_print_vm(struct json_object *vm)
 {
         struct json_object *cfg = NULL, *disks, *nics;
-        char buf[128];
+        char buf[512];
 
         json_object_object_get_ex(vm, "config", &cfg);
         line("Name:", vmctl_json_str(vm, "name", "?"));
@@ -125,8 +125,8 @@ void vmctl_print_vm(struct json_object *vm)
                         struct json_object *d = json_object_array_get_idx(disks, i), *ro = NULL;
 
                         json_object_object_get_ex(d, "readonly", &ro);
-                        snprintf(buf, sizeof(buf), "%s%s", vmctl_json_str(d, "path", "?"),
-                                 ro && json_object_get_boolean(ro) ? " (read-only)" : "");
+                        snprintf(buf, sizeof(buf), "%s (%s%s)", vmctl_json_str(d, "path", "?"),
+                                 vmctl_json_str(d, "format", "raw"), ro && json_object_get_boolean(ro) ? ", read-only" : "");
                         line(i == 0 ? "Disks:" : "", buf);
                 }
         if (cfg && json_object_object_get_ex(cfg, "nics", &nics))

@@ -42,5 +42,8 @@ int vmctl_copy_to(const struct vmctl *ctl, int argc, char **argv);
 /* switch.c: switch list|create|delete; argv[0] is "switch". */
 int vmctl_switch(const struct vmctl *ctl, int argc, char **argv);
 
+/* disk.c: disk create|info; argv[0] is "disk". */
+int vmctl_disk(const struct vmctl *ctl, int argc, char **argv);
+
 /* demo.c */
 int vmctl_demo(const struct vmctl *ctl);

@@ -20,6 +20,7 @@
 #include "vmms/cleanup-json.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
+#include "disk_chain.h"
 #include "registry.h"
 #include "vmms.h"
 
@@ -74,9 +75,35 @@ static int api_name_only(struct jsonrpc_call *call, struct json_object *params, 
         return jsonrpc_params_parse(call, params, p, ARRAY_SIZE(p));
 }
 
+/* A disk's image: below an --allow-dir, its format probed once when the configuration gives
+ * none (and recorded: the worker never guesses), its backing chain readable. */
+static int check_disk(const struct vmms_manager *m, unsigned i, struct disk_config *d, char *err, size_t len)
+{
+        _cleanup_close_ int fd = -1;
+        struct disk_chain chain = {};
+        char key[32];
+        int r;
+
+        snprintf(key, sizeof(key), "disks[%u].path", i);
+        r = vmms_open_allowed(m, key, d->path, d->readonly ? O_RDONLY : O_RDWR, &fd, err, len);
+        if (r < 0)
+                return r;
+        if (!d->format_set) {
+                r = disk_image_probe(fd, &d->format);
+                if (r < 0) {
+                        snprintf(err, len, "%s: cannot read %s: %s", key, d->path, strerror(-r));
+                        return r;
+                }
+                d->format_set = true;
+        }
+        r = vmms_disk_chain_open(m, key, d->path, fd, d->format, &chain, err, len);
+        disk_chain_done(&chain);
+        return r;
+}
+
 /* Files a configuration names must exist when it is written, not only when it boots, and be
  * below a directory vmms opens images from (--allow-dir; paths.c). */
-static int check_files(const struct vmms_manager *m, const struct vm_config *cfg, char *err, size_t len)
+static int check_files(const struct vmms_manager *m, struct vm_config *cfg, char *err, size_t len)
 {
         int r;
 
@@ -84,14 +111,9 @@ static int check_files(const struct vmms_manager *m, const struct vm_config *cfg
                 return r;
         if (cfg->initrd && (r = vmms_check_allowed(m, "initrd", cfg->initrd, O_RDONLY, err, len)) < 0)
                 return r;
-        for (unsigned i = 0; i < cfg->n_disks; i++) {
-                char key[32];
-
-                snprintf(key, sizeof(key), "disks[%u].path", i);
-                r = vmms_check_allowed(m, key, cfg->disks[i].path, cfg->disks[i].readonly ? O_RDONLY : O_RDWR, err, len);
-                if (r < 0)
+        for (unsigned i = 0; i < cfg->n_disks; i++)
+                if ((r = check_disk(m, i, &cfg->disks[i], err, len)) < 0)
                         return r;
-        }
         for (unsigned i = 0; i < cfg->n_nics; i++) {
                 const char *sw = cfg->nics[i].switch_name;
 
@@ -110,7 +132,7 @@ static int api_parse_config(struct jsonrpc_call *call, struct vmms_manager *m, s
         struct config_error err = {};
         struct vm_config cfg;
         struct vmms_vm *other;
-        char msg[512];
+        char msg[1024];
         int r;
 
         if (json_object_object_get_ex(doc, "console", NULL))
@@ -488,6 +510,9 @@ const struct jsonrpc_method vmms_api_methods[] = {
         { "switch.create", vmms_api_switch_create },
         { "switch.list", vmms_api_switch_list },
         { "switch.delete", vmms_api_switch_delete },
+        /* Disk images: disks.c */
+        { "disk.create", vmms_api_disk_create },
+        { "disk.info", vmms_api_disk_info },
         { "events.subscribe", api_subscribe },
         { "host.info", api_host_info },
 };

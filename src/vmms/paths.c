@@ -10,7 +10,10 @@
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
@@ -101,4 +104,63 @@ int vmms_check_allowed(const struct vmms_manager *m, const char *key, const char
 
         safe_close(fd);
         return r;
+}
+
+int vmms_create_allowed(const struct vmms_manager *m, const char *key, const char *path, mode_t mode, int *ret_dirfd,
+                        int *ret_fd, char *err, size_t err_len)
+{
+        char dirs[512];
+
+        if (path[0] != '/' || path_has_dotdot(path)) {
+                snprintf(err, err_len, "%s: '%s' is not an absolute path without '..'", key, path);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < m->n_allow_dirs; i++) {
+                const char *rel = path_below(path, m->allow_dirs[i]), *base;
+                struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+                _cleanup_close_ int dfd = -1, pfd = -1;
+                _cleanup_free_ char *parent = NULL;
+                int fd;
+
+                if (!rel || !rel[0])
+                        continue;
+                dfd = open(m->allow_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        continue;
+                base = strrchr(rel, '/');
+                parent = base ? strndup(rel, (size_t)(base - rel)) : strdup(".");
+                base = base ? base + 1 : rel;
+                if (!parent)
+                        return -ENOMEM;
+                if (!base[0] || strcmp(base, ".") == 0) {
+                        snprintf(err, err_len, "%s: %s names a directory, not a file", key, path);
+                        return -EINVAL;
+                }
+                /* The directory below the allowed one, then the new file in it: never through
+                 * a link (O_EXCL does not follow one), never over an existing file. */
+                pfd = (int)syscall(SYS_openat2, dfd, parent, &how, sizeof(how));
+                fd = pfd < 0 ? -1 : openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+                if (fd < 0) {
+                        int r = -errno;
+
+                        if (r == -EEXIST) {
+                                snprintf(err, err_len, "%s: %s exists already", key, path);
+                                return r;
+                        }
+                        if (r == -EXDEV)
+                                snprintf(err, err_len, "%s: %s leads out of the allowed directory %s", key, path,
+                                         m->allow_dirs[i]);
+                        else
+                                snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
+                        return errno_is_host_shortage(r) ? r : -EINVAL;
+                }
+                *ret_dirfd = TAKE_FD(pfd);
+                *ret_fd = fd;
+                return 0;
+        }
+        allowed_list(m, dirs, sizeof(dirs));
+        snprintf(err, err_len, "%s: %s is outside the directories vmms opens images from (%s; see vmms --allow-dir)",
+                 key, path, dirs);
+        return -EINVAL;
 }

@@ -184,7 +184,7 @@ static void vm_complete_ops(struct vmms_vm *vm, enum vmms_op_kind kind, int code
 
 int vmms_vm_start(struct vmms_vm *vm, struct jsonrpc_call *call)
 {
-        char err[512] = "";
+        char err[1024] = "";
         int r;
 
         r = vmms_worker_spawn(vm, err, sizeof(err), &vm->worker);

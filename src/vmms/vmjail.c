@@ -37,6 +37,7 @@
 #include "vmms/vmwp_args.h"
 #include "vmms/tap.h"
 #include "cage.h"
+#include "disk_chain.h"
 
 #define EXIT_FAILED 1
 #define EXIT_CONFIG 2
@@ -206,6 +207,73 @@ static int jail_open_image(const char *path, int flags, const char *what, struct
         return fd;
 }
 
+/* A qcow2 disk's backing file: read-only, by its name (vmjail is root's tool: no allow-list). */
+static int jail_open_backing(void *userdata, const char *key, const char *path, int *ret_fd, char *err,
+                             size_t err_len)
+{
+        const char *kind = NULL;
+        int fd = image_open_at(AT_FDCWD, path, O_RDONLY, 0, &kind);
+
+        if (fd == -EBADFD)
+                snprintf(err, err_len, "%s: %s is %s, not a regular file or block device", key, path, kind);
+        else if (fd < 0)
+                snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-fd));
+        if (fd < 0)
+                return errno_is_host_shortage(fd) ? fd : -EINVAL;
+        *ret_fd = fd;
+        return 0;
+}
+
+/* A disk's image and, for qcow2, its backing chain: "disks" gets [image, backing, ...]. */
+static int open_disk(struct jail *j, unsigned i, struct json_object *disks, struct config_error *err)
+{
+        const struct disk_config *d = &j->cfg.disks[i];
+        struct disk_chain chain = {};
+        struct json_object *ids;
+        int fds[DISK_CHAIN_MAX];
+        char msg[VM_CONFIG_ERROR_MAX];
+        unsigned n;
+        int fd, top, r;
+
+        if (d->fd >= 0) {
+                fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return config_error_set(err, "disk %s: %s", d->path, strerror(errno));
+        } else {
+                fd = jail_open_image(d->path, d->readonly ? O_RDONLY : O_RDWR, "disk", err);
+                if (fd < 0)
+                        return fd;
+        }
+        if ((top = jail_add_fd(j, NULL, fd)) < 0)
+                return top;
+        r = disk_chain_open("disk", d->path, fd, d->format, jail_open_backing, NULL, &chain, msg, sizeof(msg));
+        if (r < 0)
+                return r == -EINVAL ? config_error_set(err, "%s", msg) : r;
+        if (chain.n < 2) {
+                disk_chain_done(&chain);
+                json_object_array_add(disks, json_object_new_int(top));
+                return 0;
+        }
+        ids = json_object_new_array();
+        if (!ids) {
+                disk_chain_done(&chain);
+                return -ENOMEM;
+        }
+        json_object_array_add(disks, ids);
+        json_object_array_add(ids, json_object_new_int(top));
+        n = disk_chain_take_fds(&chain, fds);
+        disk_chain_done(&chain);
+        for (unsigned k = 0; k < n; k++) {
+                if ((r = jail_add_fd(j, NULL, fds[k])) < 0) {
+                        while (++k < n)
+                                safe_close(fds[k]);
+                        return r;
+                }
+                json_object_array_add(ids, json_object_new_int(r));
+        }
+        return 0;
+}
+
 /* Everything the worker gets, opened here; err names what cannot be opened. */
 static int open_resources(struct jail *j, struct config_error *err)
 {
@@ -240,22 +308,9 @@ static int open_resources(struct jail *j, struct config_error *err)
                         return -ENOMEM;
                 json_object_object_add(j->line, "disks", disks);
         }
-        for (unsigned i = 0; i < cfg->n_disks; i++) {
-                const struct disk_config *d = &cfg->disks[i];
-
-                if (d->fd >= 0) {
-                        fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
-                        if (fd < 0)
-                                return config_error_set(err, "disk %s: %s", d->path, strerror(errno));
-                } else {
-                        fd = jail_open_image(d->path, d->readonly ? O_RDONLY : O_RDWR, "disk", err);
-                        if (fd < 0)
-                                return fd;
-                }
-                if ((r = jail_add_fd(j, NULL, fd)) < 0)
+        for (unsigned i = 0; i < cfg->n_disks; i++)
+                if ((r = open_disk(j, i, disks, err)) < 0)
                         return r;
-                json_object_array_add(disks, json_object_new_int(r));
-        }
         if (cfg->n_nics > 0) {
                 nics = json_object_new_array();
                 if (!nics)

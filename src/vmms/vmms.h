@@ -177,3 +177,15 @@ int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char 
                       char *err, size_t err_len);
 int vmms_check_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, char *err,
                        size_t err_len);
+/* A new file below an --allow-dir (O_CREAT | O_EXCL, read-write): its fd and its directory's
+ * (ret_dirfd, to unlink it again). -EEXIST when there is one, -EINVAL as above. */
+int vmms_create_allowed(const struct vmms_manager *m, const char *key, const char *path, mode_t mode, int *ret_dirfd,
+                        int *ret_fd, char *err, size_t err_len);
+
+/* disks.c: images (vmms-api(7) "disk.*") and their backing chains (disk_chain.h), opened
+ * below the --allow-dirs. */
+struct disk_chain;
+int vmms_disk_chain_open(const struct vmms_manager *m, const char *key, const char *path, int fd,
+                         enum disk_format format, struct disk_chain *ret, char *err, size_t err_len);
+int vmms_api_disk_create(struct jsonrpc_call *call, struct json_object *params, void *userdata);
+int vmms_api_disk_info(struct jsonrpc_call *call, struct json_object *params, void *userdata);

@@ -27,6 +27,7 @@
 #include "vmms/log.h"
 #include "vmms/util.h"
 #include "cage.h"
+#include "disk_chain.h"
 #include "vmms/tap.h"
 #include "registry.h"
 #include "vmms.h"
@@ -332,8 +333,9 @@ static int worker_write_config(struct vmms_worker *w, char *err, size_t err_len)
         return r;
 }
 
-/* The fds the worker gets, and the first line that names them (vmwp's handoff.h). */
-#define WORKER_FDS_MAX 64
+/* The fds the worker gets, and the first line that names them (vmwp's handoff.h): at most
+ * as many as it takes (VMWP_HANDOFF_MAX_FDS), which leaves room for every disk's chain. */
+#define WORKER_FDS_MAX 256
 
 struct worker_fds {
         int fds[WORKER_FDS_MAX];
@@ -407,8 +409,10 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
         }
         for (unsigned i = 0; i < vm->cfg.n_disks; i++) {
                 const struct disk_config *d = &vm->cfg.disks[i];
-
+                struct disk_chain chain = {};
+                struct json_object *ids;
                 char key[32];
+                unsigned top, n;
 
                 if (f->n + 1 >= WORKER_FDS_MAX) { /* and one for /dev/kvm */
                         snprintf(err, err_len, "disks: too many to pass to the worker");
@@ -418,8 +422,33 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
                 r = vmms_open_allowed(m, key, d->path, d->readonly ? O_RDONLY : O_RDWR, &fd, err, err_len);
                 if (r < 0)
                         return r;
-                f->fds[f->n] = fd;
-                json_object_array_add(disks, json_object_new_int((int)f->n++));
+                top = (unsigned)f->n;
+                f->fds[f->n++] = fd;
+                /* A qcow2 image's backing files, read-only: [top, backing, its backing, ...]. */
+                r = vmms_disk_chain_open(m, key, d->path, fd, d->format, &chain, err, err_len);
+                if (r < 0)
+                        return r;
+                if (chain.n < 2) {
+                        disk_chain_done(&chain);
+                        json_object_array_add(disks, json_object_new_int((int)top));
+                        continue;
+                }
+                if (f->n + chain.n > WORKER_FDS_MAX) {  /* its backing files and /dev/kvm */
+                        disk_chain_done(&chain);
+                        snprintf(err, err_len, "disks: too many image files to pass to the worker");
+                        return -E2BIG;
+                }
+                ids = json_object_new_array();
+                if (!ids) {
+                        disk_chain_done(&chain);
+                        return -ENOMEM;
+                }
+                json_object_array_add(disks, ids);
+                json_object_array_add(ids, json_object_new_int((int)top));
+                n = disk_chain_take_fds(&chain, f->fds + f->n);
+                disk_chain_done(&chain);
+                for (unsigned k = 0; k < n; k++)
+                        json_object_array_add(ids, json_object_new_int((int)f->n++));
         }
         if (disks)
                 json_object_object_add(o, "disks", TAKE_PTR(disks));

@@ -145,12 +145,28 @@ int vmwp_handoff_apply(struct vmwp_handoff *h, struct vm_config *cfg)
                 if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != cfg->n_disks)
                         return log_error_errno(-EBADMSG, "--fd-socket: \"disks\" must name one fd per configured disk");
                 for (size_t d = 0; d < cfg->n_disks; d++) {
-                        fd = handoff_index(h, json_object_array_get_idx(v, d));
-                        if (fd < 0)
-                                return log_error_errno(fd, "--fd-socket: disks[%zu] does not name a passed fd", d);
-                        cfg->disks[d].fd = handoff_hold(h, fd);
-                        if (cfg->disks[d].fd < 0)
-                                return cfg->disks[d].fd;
+                        /* The image, or [the image, its backing file, that one's, ...]. */
+                        struct json_object *e = json_object_array_get_idx(v, d);
+                        struct disk_config *disk = &cfg->disks[d];
+                        bool chain = json_object_is_type(e, json_type_array);
+                        size_t n = chain ? json_object_array_length(e) : 1;
+
+                        if (n < 1 || n > 1 + DISK_CHAIN_MAX)
+                                return log_error_errno(-EBADMSG, "--fd-socket: disks[%zu] must be 1 to %u fds", d,
+                                                       1 + DISK_CHAIN_MAX);
+                        for (size_t i = 0; i < n; i++) {
+                                fd = handoff_index(h, chain ? json_object_array_get_idx(e, i) : e);
+                                if (fd < 0)
+                                        return log_error_errno(fd, "--fd-socket: disks[%zu] does not name a passed fd", d);
+                                fd = handoff_hold(h, fd);
+                                if (fd < 0)
+                                        return fd;
+                                if (i == 0)
+                                        disk->fd = fd;
+                                else
+                                        disk->backing_fds[i - 1] = fd;
+                        }
+                        disk->n_backing_fds = (unsigned)n - 1;
                 }
         }
         if (json_object_object_get_ex(h->msg, "nics", &v)) {

@@ -6,7 +6,9 @@
  *
  *   {"kvm": 0,                 /dev/kvm
  *    "kernel": 1, "initrd": 2, the boot images (read once, kept in memory across reboots)
- *    "disks": [3, 4],          one per configured disk, in order
+ *    "disks": [3, 4],          one per configured disk, in order; a qcow2 disk with
+ *                              backing files: [image, backing, its backing, ...]
+ *                              (read-only, nearest first) instead of one index
  *    "nics": [[5, 6], [7]],    the TAP fds of each configured NIC (one per queue pair);
  *                              they replace the NIC's tap=, switch= and bridge=
  *    "console": 8,             the console: the open file (type file) or the listening
