@@ -364,10 +364,13 @@ int qcow2_create(int fd, uint64_t size, uint32_t cluster_bits, const char *backi
         if (backing) {
                 size_t flen = strlen(fmt);
 
-                put_be32(c0 + off, QCOW2_EXT_BACKING_FORMAT);
-                put_be32(c0 + off + 4, (uint32_t)flen);
-                memcpy(c0 + off + 8, fmt, flen);
-                off += 8 + (uint32_t)((flen + 7) & ~7u);
+                /* The backing format is recorded when known (readers probe otherwise). */
+                if (backing_format == QCOW2_BACKING_RAW || backing_format == QCOW2_BACKING_QCOW2) {
+                        put_be32(c0 + off, QCOW2_EXT_BACKING_FORMAT);
+                        put_be32(c0 + off + 4, (uint32_t)flen);
+                        memcpy(c0 + off + 8, fmt, flen);
+                        off += 8 + (uint32_t)((flen + 7) & ~7u);
+                }
                 off += 8;       /* the end marker (zeros) */
                 qcow2_put_be64(c0 + 8, off);
                 put_be32(c0 + 16, (uint32_t)blen);
