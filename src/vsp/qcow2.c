@@ -56,6 +56,7 @@
 #include "uring.h"
 
 #define QCOW2_DEFAULT_CACHE     (32ull << 20)
+#define QCOW2_GROW_AHEAD        0ull    /* file space allocated ahead of the clusters */
 
 enum {
         K_UNALLOC,
@@ -103,6 +104,7 @@ struct qcow2 {
 
         uint64_t next_free;             /* the next cluster to allocate (appending) */
         uint64_t file_clusters;         /* clusters the file spans */
+        uint64_t file_bytes;            /* its size as we last made it */
         uint8_t *meta;                  /* bitmap: host clusters holding metadata */
         uint64_t meta_n;                /* bits */
         uint64_t *frees;                /* host clusters whose references went away */
@@ -870,17 +872,22 @@ static int write_piece(struct qcow2 *q, uint64_t vc, uint64_t in, uint64_t n, co
         return 0;
 }
 
-/* Keep the file as long as what was allocated, so no mapping ever points past its end. */
+/*
+ * Keep the file as long as what was allocated, so no mapping ever points past its end:
+ * with blocks behind the new clusters (fallocate), so the data writes that follow land in
+ * allocated space instead of extending the file one write at a time.
+ */
 static int extend_file(struct qcow2 *q)
 {
-        struct stat st;
         uint64_t want = q->file_clusters << q->cb;
 
-        if (fstat(q->fd, &st) < 0)
-                return -errno;
-        if ((uint64_t)st.st_size >= want)
+        if (q->file_bytes >= want)
                 return 0;
-        return ftruncate(q->fd, (off_t)want) < 0 ? -errno : 0;
+        if (fallocate(q->fd, 0, (off_t)q->file_bytes, (off_t)(want - q->file_bytes)) < 0 &&
+            ftruncate(q->fd, (off_t)want) < 0)
+                return -errno;
+        q->file_bytes = want;
+        return 0;
 }
 
 static int map_write(struct qcow2 *q, const struct iovec *iov, unsigned niov, uint64_t off, uint64_t len,
@@ -1375,6 +1382,7 @@ int qcow2_open(const struct qcow2_open_args *a, struct qcow2 **ret, char *err, s
         else if (q->h.backing_name[0])
                 return open_error(err, err_len, "backing file '%s' was not opened", q->h.backing_name);
         q->file_clusters = (file_size + q->cs - 1) >> q->cb;
+        q->file_bytes = file_size;
         q->next_free = q->file_clusters;
 
         /* L1 */
