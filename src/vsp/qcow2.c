@@ -56,7 +56,6 @@
 #include "uring.h"
 
 #define QCOW2_DEFAULT_CACHE     (32ull << 20)
-#define QCOW2_GROW_AHEAD        0ull    /* file space allocated ahead of the clusters */
 
 enum {
         K_UNALLOC,
