@@ -23,6 +23,10 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
 int loop_write(int fd, const void *buf, size_t len);
 /* pread exactly len bytes or fail with -EIO (short file). */
 int pread_full(int fd, void *buf, size_t len, off_t off);
+/* pread up to len bytes, stopping only at the end of the file: bytes read, or -errno. */
+ssize_t pread_upto(int fd, void *buf, size_t len, off_t off);
+/* pwrite all of buf, or -errno (-EIO when nothing could be written). */
+int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
 bool string_has_prefix(const char *s, const char *prefix);
 /* Names of VMs, switches: [A-Za-z0-9._-]{1,64}, not "." or "..". */

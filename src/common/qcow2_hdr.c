@@ -297,25 +297,6 @@ int qcow2_probe_fd(int fd)
         return n == 4 && be32(m) == QCOW2_MAGIC;
 }
 
-/* Write all of buf at off. */
-static int write_at(int fd, const void *buf, size_t len, uint64_t off)
-{
-        const uint8_t *p = buf;
-
-        while (len) {
-                ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                p += n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
-        return 0;
-}
-
 int qcow2_create(int fd, uint64_t size, uint32_t cluster_bits, const char *backing,
                  enum qcow2_backing_format backing_format, char *err, size_t err_len)
 {
@@ -381,8 +362,8 @@ int qcow2_create(int fd, uint64_t size, uint32_t cluster_bits, const char *backi
                 rb[2 * i] = 0;
                 rb[2 * i + 1] = 1;
         }
-        if ((r = write_at(fd, c0, cs, 0)) < 0 || (r = write_at(fd, rt, cs, cs)) < 0 ||
-            (r = write_at(fd, rb, cs, 2 * cs)) < 0 || (r = write_at(fd, l1, l1_clusters * cs, 3 * cs)) < 0)
+        if ((r = pwrite_full(fd, c0, cs, 0)) < 0 || (r = pwrite_full(fd, rt, cs, (off_t)cs)) < 0 ||
+            (r = pwrite_full(fd, rb, cs, (off_t)(2 * cs))) < 0 || (r = pwrite_full(fd, l1, l1_clusters * cs, (off_t)(3 * cs))) < 0)
                 return hdr_error(r, err, err_len, "cannot write the image: %s", strerror(-r));
         if (fsync(fd) < 0)
                 return hdr_error(-errno, err, err_len, "cannot sync the image: %s", strerror(errno));

@@ -178,12 +178,41 @@ int loop_write(int fd, const void *buf, size_t len)
         return 0;
 }
 
-int pread_full(int fd, void *buf, size_t len, off_t off)
+ssize_t pread_upto(int fd, void *buf, size_t len, off_t off)
 {
         char *p = buf;
+        size_t done = 0;
+
+        while (done < len) {
+                ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                done += (size_t)n;
+        }
+        return (ssize_t)done;
+}
+
+int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+        ssize_t n = pread_upto(fd, buf, len, off);
+
+        if (n < 0)
+                return (int)n;
+        return (size_t)n == len ? 0 : -EIO;
+}
+
+int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+        const char *p = buf;
 
         while (len > 0) {
-                ssize_t n = pread(fd, p, len, off);
+                ssize_t n = pwrite(fd, p, len, off);
 
                 if (n < 0) {
                         if (errno == EINTR)

@@ -52,6 +52,7 @@
 #include "vmms/log.h"
 #include "vmms/macro.h"
 #include "vmms/qcow2.h"
+#include "vmms/util.h"
 #include "qcow2.h"
 #include "uring.h"
 
@@ -130,45 +131,14 @@ static void *alloc_aligned(size_t n)
 
 /* ---- synchronous I/O on the image file (aligned for O_DIRECT) ---- */
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off, bool eof_zero)
+/* Read what the file has, zeros past its end. */
+static int pread_zero_eof(int fd, void *buf, size_t len, uint64_t off)
 {
-        uint8_t *p = buf;
+        ssize_t n = pread_upto(fd, buf, len, (off_t)off);
 
-        while (len) {
-                ssize_t n = pread(fd, p, len, (off_t)off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0) {
-                        if (!eof_zero)
-                                return -EIO;
-                        memset(p, 0, len);
-                        return 0;
-                }
-                p += n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
-        return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-        const uint8_t *p = buf;
-
-        while (len) {
-                ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                p += n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
+        if (n < 0)
+                return (int)n;
+        memset((uint8_t *)buf + n, 0, len - (size_t)n);
         return 0;
 }
 
@@ -180,13 +150,13 @@ static int meta_read(struct qcow2 *q, void *buf, size_t len, uint64_t off)
         int r;
 
         if (!q->direct || (IS_ALIGNED(off, a) && IS_ALIGNED((uint64_t)len, a) && IS_ALIGNED((uintptr_t)buf, 4096)))
-                return pread_full(q->fd, buf, len, off, true);
+                return pread_zero_eof(q->fd, buf, len, off);
         start = off & ~(a - 1);
         end = ALIGN_UP(off + len, a);
         b = alloc_aligned((size_t)(end - start));
         if (!b)
                 return -ENOMEM;
-        r = pread_full(q->fd, b, (size_t)(end - start), start, true);
+        r = pread_zero_eof(q->fd, b, (size_t)(end - start), start);
         if (r < 0)
                 return r;
         memcpy(buf, b + (off - start), len);
@@ -196,7 +166,7 @@ static int meta_read(struct qcow2 *q, void *buf, size_t len, uint64_t off)
 /* Writes are always of whole aligned buffers of ours (clusters, tables, the header). */
 static int meta_write(struct qcow2 *q, const void *buf, size_t len, uint64_t off)
 {
-        return pwrite_full(q->fd, buf, len, off);
+        return pwrite_full(q->fd, buf, len, (off_t)off);
 }
 
 static int meta_sync(struct qcow2 *q)
@@ -1200,7 +1170,7 @@ int qcow2_submit_zero(struct vsp_uring *u, struct qcow2 *q, struct vsp_io *io, u
                         plan_init(&one);
                         r = write_piece(q, vc, in, n, &q->zero_iov, 1, 0, 0, &one);
                         for (unsigned i = 0; r == 0 && i < one.n; i++)
-                                r = pwrite_full(q->fd, q->zero_iov.iov_base, (size_t)one.x[i].len, one.x[i].host);
+                                r = pwrite_full(q->fd, q->zero_iov.iov_base, (size_t)one.x[i].len, (off_t)one.x[i].host);
                         plan_done(&one);
                 }
                 pos += n;
