@@ -90,22 +90,6 @@ static void print_info(struct json_object *o)
         }
 }
 
-static int call(const struct vmctl *ctl, const char *method, struct json_object *params, struct json_object **ret)
-{
-        struct libvmms *c = NULL;
-        struct libvmms_error err;
-        int r = vmctl_connect(ctl, &c);
-
-        if (r != VMCTL_EXIT_OK) {
-                json_object_put(params);
-                return r;
-        }
-        r = libvmms_call(c, method, params, ret, &err);     /* takes params */
-        r = r < 0 ? vmctl_fail(c, r, &err) : VMCTL_EXIT_OK;
-        libvmms_free(c);
-        return r;
-}
-
 /* --size and --cluster-size: bytes with binary units. */
 static int size_option(struct json_object *params, const char *key, const char *opt, const char *s)
 {
@@ -185,7 +169,7 @@ int vmctl_disk(const struct vmctl *ctl, int argc, char **argv)
         if (strcmp(op, "info") == 0) {
                 if (json_object_object_length(params) != 1)
                         return usage("info takes only PATH and --json");
-                r = call(ctl, "disk.info", TAKE_PTR(params), &res);
+                r = vmctl_call(ctl, "disk.info", TAKE_PTR(params), &res);
                 if (r == VMCTL_EXIT_OK)
                         json ? vmctl_print_json(res) : print_info(res);
                 return r;
@@ -194,7 +178,7 @@ int vmctl_disk(const struct vmctl *ctl, int argc, char **argv)
                 json_object_object_add(params, "backing", json_object_new_string(backing));
         else if (!json_object_object_get_ex(params, "size", NULL))
                 return usage("create needs --size (or --backing)");
-        r = call(ctl, "disk.create", TAKE_PTR(params), &res);
+        r = vmctl_call(ctl, "disk.create", TAKE_PTR(params), &res);
         if (r != VMCTL_EXIT_OK)
                 return r;
         if (json)

@@ -103,6 +103,22 @@ int vmctl_fail(struct libvmms *c, int r, const struct libvmms_error *err)
         return VMCTL_EXIT_UNREACHABLE;
 }
 
+int vmctl_call(const struct vmctl *ctl, const char *method, struct json_object *params, struct json_object **ret)
+{
+        struct libvmms *c = NULL;
+        struct libvmms_error err;
+        int r = vmctl_connect(ctl, &c);
+
+        if (r != VMCTL_EXIT_OK) {
+                json_object_put(params);
+                return r;
+        }
+        r = libvmms_call(c, method, params, ret, &err);     /* takes params */
+        r = r < 0 ? vmctl_fail(c, r, &err) : VMCTL_EXIT_OK;
+        libvmms_free(c);
+        return r;
+}
+
 /* One verb: parse its options, make its call, print. */
 struct verb_ctx {
         const struct vmctl *ctl;

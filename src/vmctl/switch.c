@@ -47,22 +47,6 @@ static void print_switches(struct json_object *a)
         }
 }
 
-static int call(const struct vmctl *ctl, const char *method, struct json_object *params, struct json_object **ret)
-{
-        struct libvmms *c = NULL;
-        struct libvmms_error err;
-        int r = vmctl_connect(ctl, &c);
-
-        if (r != VMCTL_EXIT_OK) {
-                json_object_put(params);
-                return r;
-        }
-        r = libvmms_call(c, method, params, ret, &err);     /* takes params */
-        r = r < 0 ? vmctl_fail(c, r, &err) : VMCTL_EXIT_OK;
-        libvmms_free(c);
-        return r;
-}
-
 int vmctl_switch(const struct vmctl *ctl, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -94,7 +78,7 @@ int vmctl_switch(const struct vmctl *ctl, int argc, char **argv)
         if (strcmp(op, "list") == 0) {
                 if (argc != 0 || json_object_object_length(params) > 0)
                         return usage("list takes no arguments");
-                r = call(ctl, "switch.list", NULL, &res);
+                r = vmctl_call(ctl, "switch.list", NULL, &res);
                 if (r == VMCTL_EXIT_OK)
                         ctl->json ? vmctl_print_json(res) : print_switches(res);
                 return r;
@@ -105,7 +89,7 @@ int vmctl_switch(const struct vmctl *ctl, int argc, char **argv)
                 if (!json_object_object_get_ex(params, "type", NULL))
                         return usage("create needs --type private, internal or external");
                 json_object_object_add(params, "name", json_object_new_string(argv[0]));
-                r = call(ctl, "switch.create", TAKE_PTR(params), &res);
+                r = vmctl_call(ctl, "switch.create", TAKE_PTR(params), &res);
                 if (r == VMCTL_EXIT_OK) {
                         if (ctl->json)
                                 vmctl_print_json(res);
@@ -119,7 +103,7 @@ int vmctl_switch(const struct vmctl *ctl, int argc, char **argv)
                 if (argc != 1 || json_object_object_length(params) > 0)
                         return usage("delete takes one NAME");
                 json_object_object_add(params, "name", json_object_new_string(argv[0]));
-                r = call(ctl, "switch.delete", TAKE_PTR(params), &res);
+                r = vmctl_call(ctl, "switch.delete", TAKE_PTR(params), &res);
                 if (r == VMCTL_EXIT_OK && !ctl->json)
                         printf("Switch '%s' deleted\n", argv[0]);
                 return r;

@@ -21,6 +21,8 @@ struct vmctl {
 int vmctl_connect(const struct vmctl *ctl, struct libvmms **ret);
 /* Report a failed call: the API's message (exit 1) or a lost connection (exit 3). */
 int vmctl_fail(struct libvmms *c, int r, const struct libvmms_error *err);
+/* Connect, call method (takes params), report errors as vmctl does: a VMCTL_EXIT_* status. */
+int vmctl_call(const struct vmctl *ctl, const char *method, struct json_object *params, struct json_object **ret);
 
 /* output.c */
 void vmctl_print_json(struct json_object *o);

@@ -51,8 +51,13 @@ static void allowed_list(const struct vmms_manager *m, char *buf, size_t len)
                 off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", m->allow_dirs[i]);
 }
 
-int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, int *ret_fd,
-                      char *err, size_t err_len)
+/*
+ * The allowed directory path lies below: an O_PATH fd of it (*ret_dfd), the rest of the
+ * path (*ret_rel) and its index. -EINVAL with a message when path is relative, has "..",
+ * or lies below none of them.
+ */
+static int allowed_below(const struct vmms_manager *m, const char *key, const char *path, int *ret_dfd,
+                         const char **ret_rel, size_t *ret_idx, char *err, size_t err_len)
 {
         char dirs[512];
 
@@ -62,39 +67,58 @@ int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char 
         }
         for (size_t i = 0; i < m->n_allow_dirs; i++) {
                 const char *rel = path_below(path, m->allow_dirs[i]);
-                const char *kind = NULL;
-                _cleanup_close_ int dfd = -1;
-                int fd;
+                int dfd;
 
                 if (!rel || !rel[0])
                         continue;
                 dfd = open(m->allow_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (dfd < 0)
                         continue;
-                /* Only a regular file or block device, looked at before it is opened: a FIFO
-                 * named as an image would otherwise block vmms in open(). */
-                fd = image_open_at(dfd, rel, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, &kind);
-                if (fd < 0) {
-                        int r = fd;
-
-                        if (r == -EBADFD)
-                                snprintf(err, err_len, "%s: %s is %s, not a regular file or block device", key, path,
-                                         kind);
-                        else if (r == -EXDEV)
-                                snprintf(err, err_len, "%s: %s leads out of the allowed directory %s", key, path,
-                                         m->allow_dirs[i]);
-                        else
-                                snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
-                        /* The message names the user's path: it is at fault unless the host ran short. */
-                        return errno_is_host_shortage(r) ? r : -EINVAL;
-                }
-                *ret_fd = fd;
+                *ret_dfd = dfd;
+                *ret_rel = rel;
+                *ret_idx = i;
                 return 0;
         }
         allowed_list(m, dirs, sizeof(dirs));
         snprintf(err, err_len, "%s: %s is outside the directories vmms opens images from (%s; see vmms --allow-dir)",
                  key, path, dirs);
         return -EINVAL;
+}
+
+/* The message for a failed open of path below allowed directory i; the error to return. */
+static int allowed_open_error(const struct vmms_manager *m, size_t i, const char *key, const char *path, int r,
+                              const char *kind, char *err, size_t err_len)
+{
+        if (r == -EBADFD)
+                snprintf(err, err_len, "%s: %s is %s, not a regular file or block device", key, path, kind);
+        else if (r == -EEXIST)
+                snprintf(err, err_len, "%s: %s exists already", key, path);
+        else if (r == -EXDEV)
+                snprintf(err, err_len, "%s: %s leads out of the allowed directory %s", key, path, m->allow_dirs[i]);
+        else
+                snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
+        /* The message names the user's path: it is at fault unless the host ran short. */
+        return errno_is_host_shortage(r) || r == -EEXIST ? r : -EINVAL;
+}
+
+int vmms_open_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, int *ret_fd,
+                      char *err, size_t err_len)
+{
+        _cleanup_close_ int dfd = -1;
+        const char *rel, *kind = NULL;
+        size_t i;
+        int fd, r;
+
+        r = allowed_below(m, key, path, &dfd, &rel, &i, err, err_len);
+        if (r < 0)
+                return r;
+        /* Only a regular file or block device, looked at before it is opened: a FIFO named
+         * as an image would otherwise block vmms in open(). */
+        fd = image_open_at(dfd, rel, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, &kind);
+        if (fd < 0)
+                return allowed_open_error(m, i, key, path, fd, kind, err, err_len);
+        *ret_fd = fd;
+        return 0;
 }
 
 int vmms_check_allowed(const struct vmms_manager *m, const char *key, const char *path, int flags, char *err,
@@ -109,58 +133,33 @@ int vmms_check_allowed(const struct vmms_manager *m, const char *key, const char
 int vmms_create_allowed(const struct vmms_manager *m, const char *key, const char *path, mode_t mode, int *ret_dirfd,
                         int *ret_fd, char *err, size_t err_len)
 {
-        char dirs[512];
+        struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+        _cleanup_close_ int dfd = -1, pfd = -1;
+        _cleanup_free_ char *parent = NULL;
+        const char *rel, *base;
+        size_t i;
+        int fd, r;
 
-        if (path[0] != '/' || path_has_dotdot(path)) {
-                snprintf(err, err_len, "%s: '%s' is not an absolute path without '..'", key, path);
+        r = allowed_below(m, key, path, &dfd, &rel, &i, err, err_len);
+        if (r < 0)
+                return r;
+        base = strrchr(rel, '/');
+        parent = base ? strndup(rel, (size_t)(base - rel)) : strdup(".");
+        base = base ? base + 1 : rel;
+        if (!parent)
+                return -ENOMEM;
+        if (!base[0] || strcmp(base, ".") == 0) {
+                snprintf(err, err_len, "%s: %s names a directory, not a file", key, path);
                 return -EINVAL;
         }
-        for (size_t i = 0; i < m->n_allow_dirs; i++) {
-                const char *rel = path_below(path, m->allow_dirs[i]), *base;
-                struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
-                _cleanup_close_ int dfd = -1, pfd = -1;
-                _cleanup_free_ char *parent = NULL;
-                int fd;
-
-                if (!rel || !rel[0])
-                        continue;
-                dfd = open(m->allow_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (dfd < 0)
-                        continue;
-                base = strrchr(rel, '/');
-                parent = base ? strndup(rel, (size_t)(base - rel)) : strdup(".");
-                base = base ? base + 1 : rel;
-                if (!parent)
-                        return -ENOMEM;
-                if (!base[0] || strcmp(base, ".") == 0) {
-                        snprintf(err, err_len, "%s: %s names a directory, not a file", key, path);
-                        return -EINVAL;
-                }
-                /* The directory below the allowed one, then the new file in it: never through
-                 * a link (O_EXCL does not follow one), never over an existing file. */
-                pfd = (int)syscall(SYS_openat2, dfd, parent, &how, sizeof(how));
-                fd = pfd < 0 ? -1 : openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-                if (fd < 0) {
-                        int r = -errno;
-
-                        if (r == -EEXIST) {
-                                snprintf(err, err_len, "%s: %s exists already", key, path);
-                                return r;
-                        }
-                        if (r == -EXDEV)
-                                snprintf(err, err_len, "%s: %s leads out of the allowed directory %s", key, path,
-                                         m->allow_dirs[i]);
-                        else
-                                snprintf(err, err_len, "%s: %s: %s", key, path, strerror(-r));
-                        return errno_is_host_shortage(r) ? r : -EINVAL;
-                }
-                *ret_dirfd = TAKE_FD(pfd);
-                *ret_fd = fd;
-                return 0;
-        }
-        allowed_list(m, dirs, sizeof(dirs));
-        snprintf(err, err_len, "%s: %s is outside the directories vmms opens images from (%s; see vmms --allow-dir)",
-                 key, path, dirs);
-        return -EINVAL;
+        /* The directory below the allowed one, then the new file in it: never through a
+         * link (O_EXCL does not follow one), never over an existing file. */
+        pfd = (int)syscall(SYS_openat2, dfd, parent, &how, sizeof(how));
+        fd = pfd < 0 ? -1 : openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return allowed_open_error(m, i, key, path, -errno, NULL, err, err_len);
+        *ret_dirfd = TAKE_FD(pfd);
+        *ret_fd = fd;
+        return 0;
 }

@@ -592,24 +592,12 @@ static void io_report(struct vsp_io *io, int res, vsp_io_done_fn done, void *ctx
 
 int vsp_image_pread(struct vsp_image *img, void *buf, size_t len, uint64_t off)
 {
-        uint8_t *b = buf;
         size_t n = off < img->size ? (size_t)MIN((uint64_t)len, img->size - off) : 0;
 
         if (img->q)
                 return qcow2_pread(img->q, buf, len, off);
-        memset(b + n, 0, len - n);
-        while (n > 0) {
-                ssize_t k = pread(img->fd, b, n, (off_t)off);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                b += k;
-                n -= (size_t)k;
-                off += (uint64_t)k;
-        }
-        return 0;
+        memset((uint8_t *)buf + n, 0, len - n);
+        return n ? pread_full(img->fd, buf, n, (off_t)off) : 0;
 }
 
 int vsp_uring_discard(struct vsp_uring *u, struct vsp_io *io, uint64_t off, uint64_t len)

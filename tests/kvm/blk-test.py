@@ -333,18 +333,26 @@ def case_hostile():
         check("vmwp" not in err or "Assertion" not in err, err)
 
 
-def durable(cache, where):
+def durable(cache, where, fmt="raw"):
+    """SIGKILL the worker while the guest writes without flushing: what was flushed is in
+    the image. A qcow2 image must also pass qemu-img check (leaked clusters are allowed:
+    exit 0 or 3; corruption is not)."""
     seed = 0x5eed
     with scratch_dir(where) as d:
         img = os.path.join(d, "disk.img")
         size = 32 * MIB
-        make_image(img, size)
-        p = subprocess.Popen(vmwp_cmd() + ["--memory", "128M", "--disk", f"{img},cache={cache}",
+        if fmt == "qcow2":
+            qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", img, str(size))
+        else:
+            make_image(img, size)
+        p = subprocess.Popen(vmwp_cmd() + ["--memory", "128M", "--disk", f"{img},cache={cache},format={fmt}",
                                            "--cmdline", f"scenario=blk-durable seed={seed}"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             worker = worker_pid(p)
             out = wait_for_line(p.stdout, b"blk-durable flushed=1", 60)
+            if fmt == "qcow2":
+                time.sleep(0.3)                 # let the unflushed writes allocate
             os.kill(worker, signal.SIGKILL)     # the worker itself, not vmjail
             p.wait(timeout=30)
         finally:
@@ -356,6 +364,13 @@ def durable(cache, where):
         check(line and line[0]["status"] == "ok", f"flush failed: {line}")
         sectors = int(line[0]["sectors"])
         check(sectors == size // SECTOR // 2, f"flushed {sectors} sectors")
+        if fmt == "qcow2":
+            rc, report = qemu_img("check", img, ok=(0, 3))
+            print(f"qemu-img check after SIGKILL: exit {rc}: {report.strip().splitlines()[-1]}")
+            check("ERROR" not in report and "corrupt" not in report.lower(), report)
+            raw = os.path.join(d, "view.raw")
+            qemu_img("convert", "-O", "raw", img, raw)
+            img = raw
         check_image(img, seed, 0, sectors)
 
 
@@ -542,34 +557,7 @@ def case_qcow2_compressed():
 
 
 def case_qcow2_durable():
-    """SIGKILL while the guest writes without flushing: qemu-img check finds no corruption
-    (leaked clusters are allowed: exit 0 or 3) and what was flushed is there."""
-    seed = 0x5eef
-    with scratch_dir("disk") as d:
-        img = os.path.join(d, "disk.qcow2")
-        size = 32 * MIB
-        qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", img, str(size))
-        p = subprocess.Popen(vmwp_cmd() + ["--memory", "128M", "--disk", f"{img},format=qcow2,cache=writeback",
-                                           "--cmdline", f"scenario=blk-durable seed={seed} durable_hold_ms=3000"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            worker = worker_pid(p)
-            out = wait_for_line(p.stdout, b"blk-durable flushed=1", 60)
-            time.sleep(0.3)                     # let the unflushed writes allocate
-            os.kill(worker, signal.SIGKILL)
-            p.wait(timeout=30)
-        finally:
-            stop(p)
-        check(p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"ended with {p.returncode}")
-        line = reports(out.decode(errors="replace"), "info", "blk-durable")
-        check(line and line[0]["status"] == "ok", f"flush failed: {line}")
-        sectors = int(line[0]["sectors"])
-        rc, report = qemu_img("check", img, ok=(0, 3))
-        print(f"qemu-img check after SIGKILL: exit {rc}: {report.strip().splitlines()[-1] if report.strip() else ''}")
-        check("ERROR" not in report and "corrupt" not in report.lower(), report)
-        raw = os.path.join(d, "view.raw")
-        qemu_img("convert", "-O", "raw", img, raw)
-        check_image(raw, seed, 0, sectors)
+    durable("writeback", "disk", fmt="qcow2")
 
 
 def case_qcow2_hostile_open():
