@@ -609,6 +609,11 @@ static void blk_pause(void *dev)
 
         for (unsigned i = 0; i < b->nq; i++)
                 vsp_iothread_pause(&b->queues[i].t);
+        /* At rest, nothing in flight: a format's metadata goes to the image as a flush
+         * would write it, so a paused VM's disk files are consistent on their own. */
+        if (vsp_image_commit(b->img) < 0)
+                log_warning("virtio-blk %s: cannot write the image's metadata back while paused",
+                            b->disk.path ? b->disk.path : "");
 }
 
 static void blk_resume(void *dev)

@@ -322,6 +322,11 @@ bool vsp_image_readonly(const struct vsp_image *img) { return img->readonly; }
 uint32_t vsp_image_block_size(const struct vsp_image *img) { return MAX(img->off_align, 512u); }
 bool vsp_image_inline(const struct vsp_image *img) { return img->inline_rw; }
 
+int vsp_image_commit(struct vsp_image *img)
+{
+        return img->q ? qcow2_commit(img->q) : 0;
+}
+
 void vsp_uring_free(struct vsp_uring *u)
 {
         if (!u)

@@ -52,6 +52,9 @@ uint64_t vsp_image_size(const struct vsp_image *img);          /* bytes */
 bool vsp_image_readonly(const struct vsp_image *img);
 /* The file offset/length granularity direct I/O needs (512 without O_DIRECT). */
 uint32_t vsp_image_block_size(const struct vsp_image *img);
+/* Write back a format's cached metadata (qcow2), as a flush would; 0 for raw images. Only
+ * with no operation in flight. */
+int vsp_image_commit(struct vsp_image *img);
 /* Whether reads and writes run synchronously (a memory file system, see above). */
 bool vsp_image_inline(const struct vsp_image *img);
 

@@ -560,6 +560,55 @@ def case_qcow2_durable():
     durable("writeback", "disk", fmt="qcow2")
 
 
+def case_qcow2_paused():
+    """A paused VM's qcow2 disk is consistent as a file (pausing writes the metadata back):
+    qemu-img check, run while the VM is paused in the middle of blk-verify, finds it clean."""
+    size = 32 * MIB
+    with scratch_dir("disk") as d:
+        img, ctl_path = os.path.join(d, "disk.qcow2"), os.path.join(d, "control.sock")
+        qemu_img("create", "-q", "-f", "qcow2", img, str(size))
+        p = subprocess.Popen(vmwp_cmd() + ["--memory", "128M", "--vcpus", "2", "--control", ctl_path,
+                                           "--disk", f"{img},format=qcow2,queues=2",
+                                           "--cmdline", "scenario=blk-verify seed=41 bs=4096"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        checked = 0
+        try:
+            wait_for_line(p.stdout, b"blk-verify", 60)
+            ctl = Control(ctl_path, timeout=30)
+            while p.poll() is None and checked < 5:
+                try:
+                    ctl.call("vm.pause")
+                except (OSError, Fail):
+                    break               # the guest finished meanwhile
+                rc, report = qemu_img("check", img, ok=(0, 1, 2, 3))
+                check(rc == 0, f"qemu-img check of the paused VM's disk: exit {rc}\n{report}")
+                # What the file says now: every sector written so far, or zeros.
+                raw = os.path.join(d, "view.raw")
+                qemu_img("convert", "-O", "raw", img, raw)
+                with open(raw, "rb") as f:
+                    data = f.read()
+                os.unlink(raw)
+                zero, written = bytes(SECTOR), 0
+                for lba in range(size // SECTOR):
+                    sec = data[lba * SECTOR:(lba + 1) * SECTOR]
+                    if sec != zero:
+                        check(sec == sector_pattern(lba, 41), f"pause {checked}: sector {lba} holds neither "
+                              "the pattern nor zeros")
+                        written += 1
+                print(f"pause {checked}: qemu-img check clean, {written} sectors written")
+                checked += 1
+                ctl.call("vm.resume")
+                time.sleep(0.05)
+            out, err = p.communicate(timeout=120)
+        finally:
+            stop(p)
+        check(p.returncode == 0, f"exit {p.returncode}\n{err.decode()}")
+        check(checked > 0, "the guest finished before the first pause")
+        print(f"qemu-img check clean in {checked} pauses")
+        expect_pass(out.decode(errors="replace"), "blk-verify")
+        qcow2_check_pattern(d, img, 41, size)
+
+
 def case_qcow2_hostile_open():
     """Images the worker must refuse, before the guest runs, with a message naming why."""
     with scratch_dir("shm") as d:
