@@ -11,6 +11,8 @@ const struct guest_scenario guest_scenarios[] = {
         { "smp", "start every AP, each reports in", GUEST_SCENARIO_PLATFORM, guest_scenario_smp },
         { "timer", "LAPIC timer rate against kvmclock/TSC", GUEST_SCENARIO_PLATFORM, guest_scenario_timer },
         { "memtest", "write and verify all RAM above the kernel", GUEST_SCENARIO_PLATFORM, guest_scenario_memtest },
+        { "memstate", "memory and a timer that must survive save and restore", GUEST_SCENARIO_PLATFORM,
+          guest_scenario_memstate },
         { "idle", "halt until the power button", GUEST_SCENARIO_PLATFORM | GUEST_SCENARIO_POWER_BUTTON_PASS,
           guest_scenario_idle },
         { "shell", "interactive prompt on the serial console", GUEST_SCENARIO_PLATFORM, guest_scenario_shell },

@@ -12,8 +12,28 @@
 
 #include "vmms/irq.h"
 
-/* 8250/16550A UART */
+struct vmstate;
+struct vmstate_writer;
 struct vdev_serial;
+struct vdev_rtc;
+struct vdev_pm;
+
+/*
+ * Saved state: each device writes its own section (include/vmms/vmstate.h) and reads it
+ * back into a device made the same way; load fails with -EINVAL and a message in err for a
+ * missing, short or unknown-version section. Only while no vCPU runs.
+ */
+int vdev_serial_save(struct vdev_serial *s, struct vmstate_writer *w, const char *name);
+int vdev_serial_load(struct vdev_serial *s, struct vmstate *st, const char *name, char *err, size_t err_len);
+int vdev_rtc_save(struct vdev_rtc *r, struct vmstate_writer *w, const char *name);
+int vdev_rtc_load(struct vdev_rtc *r, struct vmstate *st, const char *name, char *err, size_t err_len);
+int vdev_pm_save(struct vdev_pm *p, struct vmstate_writer *w, const char *name);
+int vdev_pm_load(struct vdev_pm *p, struct vmstate *st, const char *name, char *err, size_t err_len);
+/* A section's payload of exactly `len` bytes and version `version`, or the message. */
+int vdev_state_get(struct vmstate *st, const char *name, uint32_t version, void *buf, size_t len, char *err,
+                   size_t err_len);
+
+/* 8250/16550A UART */
 /* Bytes the guest transmits. Called from vCPU threads. */
 typedef void (*vdev_serial_tx_fn)(void *opaque, const uint8_t *buf, size_t len);
 int vdev_serial_new(const struct irq_line *irq, vdev_serial_tx_fn tx, void *opaque,
@@ -24,7 +44,6 @@ int vdev_serial_io(void *opaque, uint64_t offset, void *data, unsigned len, bool
 size_t vdev_serial_receive(struct vdev_serial *s, const uint8_t *buf, size_t len);
 
 /* CMOS RTC (MC146818): time from the host clock, 128 bytes of NVRAM */
-struct vdev_rtc;
 int vdev_rtc_new(uint64_t low_mem, uint64_t high_mem, struct vdev_rtc **ret);
 void vdev_rtc_free(struct vdev_rtc *r);
 int vdev_rtc_io(void *opaque, uint64_t offset, void *data, unsigned len, bool is_write);
@@ -43,7 +62,6 @@ void vdev_i8042_free(struct vdev_i8042 *k);
 int vdev_i8042_io(void *opaque, uint64_t offset, void *data, unsigned len, bool is_write);
 
 /* ACPI PM1a event and control blocks, the SCI and the power button */
-struct vdev_pm;
 int vdev_pm_new(const struct irq_line *sci, vdev_event_fn ev, void *opaque, struct vdev_pm **ret);
 void vdev_pm_free(struct vdev_pm *p);
 int vdev_pm_evt_io(void *opaque, uint64_t offset, void *data, unsigned len, bool is_write);

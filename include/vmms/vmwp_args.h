@@ -18,6 +18,7 @@ struct vmwp_args {
         unsigned n_nics;
         bool no_reboot, hugepages, nested_virtualization;
         const char *control;    /* --control PATH */
+        const char *restore;    /* --restore STATE: go on from a saved state (STATE.mem beside it) */
         int fd_socket;          /* --fd-socket N, or -1 */
         bool unconfined;        /* --unconfined: no cage checks, no filter (development) */
         const char *log_level;  /* --log-level (already applied to this process) */

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <abi/platform.h>
 
 #include "vmms/macro.h"
 #include "vmms/vdev.h"
+#include "vmms/vmstate.h"
 
 struct vdev_pm {
         pthread_mutex_t lock;
@@ -138,4 +140,37 @@ bool vdev_pm_sci_enabled(struct vdev_pm *p)
         r = (p->en & PM1_EN_PWRBTN) != 0;
         pthread_mutex_unlock(&p->lock);
         return r;
+}
+
+/* Saved state, version 1: PM1 status, enable and control. */
+#define PM_STATE_VERSION 1u
+struct pm_state {
+        uint16_t sts, en, cnt, pad;
+};
+
+int vdev_pm_save(struct vdev_pm *p, struct vmstate_writer *w, const char *name)
+{
+        struct pm_state st;
+
+        pthread_mutex_lock(&p->lock);
+        st = (struct pm_state) { .sts = p->sts, .en = p->en, .cnt = p->cnt };
+        pthread_mutex_unlock(&p->lock);
+        return vmstate_put(w, name, PM_STATE_VERSION, &st, sizeof(st));
+}
+
+int vdev_pm_load(struct vdev_pm *p, struct vmstate *stt, const char *name, char *err, size_t err_len)
+{
+        struct pm_state st;
+        int r = vdev_state_get(stt, name, PM_STATE_VERSION, &st, sizeof(st), err, err_len);
+
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&p->lock);
+        p->sts = st.sts;
+        p->en = st.en;
+        p->cnt = st.cnt;
+        p->sci_level = false;
+        pm_update_sci(p);       /* the line as the registers say (the irqchip is restored first) */
+        pthread_mutex_unlock(&p->lock);
+        return 0;
 }

@@ -8,10 +8,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "vmms/macro.h"
 #include "vmms/vdev.h"
+#include "vmms/vmstate.h"
 
 #define RTC_SECONDS  0x00
 #define RTC_MINUTES  0x02
@@ -189,6 +191,41 @@ int vdev_rtc_io(void *opaque, uint64_t offset, void *data, unsigned len, bool is
                 else
                         p[i] = rtc_read(r, r->index);
         }
+        pthread_mutex_unlock(&r->lock);
+        return 0;
+}
+
+/* Saved state, version 1: the index register, NVRAM, and the guest's offset from host time. */
+#define RTC_STATE_VERSION 1u
+struct rtc_state {
+        int64_t offset;
+        uint8_t index, pad[7];
+        uint8_t nvram[128];
+};
+
+int vdev_rtc_save(struct vdev_rtc *r, struct vmstate_writer *w, const char *name)
+{
+        struct rtc_state st = { 0 };
+
+        pthread_mutex_lock(&r->lock);
+        st.offset = (int64_t)r->offset;
+        st.index = r->index;
+        memcpy(st.nvram, r->nvram, sizeof(st.nvram));
+        pthread_mutex_unlock(&r->lock);
+        return vmstate_put(w, name, RTC_STATE_VERSION, &st, sizeof(st));
+}
+
+int vdev_rtc_load(struct vdev_rtc *r, struct vmstate *stt, const char *name, char *err, size_t err_len)
+{
+        struct rtc_state st;
+        int k = vdev_state_get(stt, name, RTC_STATE_VERSION, &st, sizeof(st), err, err_len);
+
+        if (k < 0)
+                return k;
+        pthread_mutex_lock(&r->lock);
+        r->offset = (time_t)st.offset;
+        r->index = st.index & 0x7f;
+        memcpy(r->nvram, st.nvram, sizeof(r->nvram));
         pthread_mutex_unlock(&r->lock);
         return 0;
 }

@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmms/macro.h"
 #include "vmms/vdev.h"
+#include "vmms/vmstate.h"
 
 #define UART_RBR_THR 0
 #define UART_IER     1
@@ -226,4 +228,59 @@ size_t vdev_serial_receive(struct vdev_serial *s, const uint8_t *buf, size_t len
         serial_update_irq(s);
         pthread_mutex_unlock(&s->lock);
         return n;
+}
+
+/* Saved state, version 1: registers, then the receive FIFO in order. */
+#define SERIAL_STATE_VERSION 1u
+struct serial_state {
+        uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thr_pending;
+        uint32_t rx_count;
+        uint8_t rx[RX_FIFO_SIZE];
+};
+
+int vdev_serial_save(struct vdev_serial *s, struct vmstate_writer *w, const char *name)
+{
+        struct serial_state st = { 0 };
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        st = (struct serial_state) {
+                .ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .scr = s->scr, .fcr = s->fcr,
+                .dll = s->dll, .dlm = s->dlm, .thr_pending = s->thr_pending, .rx_count = (uint32_t)s->rx_count,
+        };
+        for (size_t i = 0; i < s->rx_count; i++)
+                st.rx[i] = s->rx[(s->rx_head + i) % RX_FIFO_SIZE];
+        pthread_mutex_unlock(&s->lock);
+        r = vmstate_put(w, name, SERIAL_STATE_VERSION, &st, sizeof(st));
+        return r;
+}
+
+int vdev_serial_load(struct vdev_serial *s, struct vmstate *stt, const char *name, char *err, size_t err_len)
+{
+        struct serial_state st;
+        int r = vdev_state_get(stt, name, SERIAL_STATE_VERSION, &st, sizeof(st), err, err_len);
+
+        if (r < 0)
+                return r;
+        if (st.rx_count > RX_FIFO_SIZE) {
+                snprintf(err, err_len, "section %s: receive FIFO of %u bytes", name, st.rx_count);
+                return -EINVAL;
+        }
+        pthread_mutex_lock(&s->lock);
+        s->ier = st.ier;
+        s->lcr = st.lcr;
+        s->mcr = st.mcr;
+        s->scr = st.scr;
+        s->fcr = st.fcr;
+        s->dll = st.dll;
+        s->dlm = st.dlm;
+        s->thr_pending = st.thr_pending;
+        s->rx_head = 0;
+        s->rx_count = st.rx_count;
+        memcpy(s->rx, st.rx, st.rx_count);
+        /* The line itself lives in the in-kernel irqchip's state, restored with it. */
+        s->irq_level = false;
+        serial_update_irq(s);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
 }

@@ -34,6 +34,7 @@
 #include "vmms/log.h"
 #include "vmms/switch.h"
 #include "vmms/util.h"
+#include "vmms/vmstate.h"
 #include "vmms/vmwp_args.h"
 #include "vmms/tap.h"
 #include "cage.h"
@@ -274,12 +275,60 @@ static int open_disk(struct jail *j, unsigned i, struct json_object *disks, stru
         return 0;
 }
 
+/* --restore STATE: the saved state's configuration (vmwp checks the rest of the state). */
+static int restore_config(const char *path, struct vm_config *cfg, struct config_error *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct vmstate *st = NULL;
+        _cleanup_free_ char *text = NULL;
+        const void *data;
+        char msg[256] = "";
+        size_t len;
+        int r;
+
+        if (fd < 0)
+                return config_error_set(err, "--restore %s: %s", path, strerror(errno));
+        r = vmstate_read(fd, &st, msg, sizeof(msg));
+        if (r < 0)
+                return config_error_set(err, "--restore %s: %s", path, msg[0] ? msg : strerror(-r));
+        r = vmstate_get(st, "config", NULL, &data, &len);
+        text = r < 0 ? NULL : strndup(data, len);
+        vmstate_free(st);
+        if (r < 0)
+                return config_error_set(err, "--restore %s: no configuration section", path);
+        if (!text)
+                return -ENOMEM;
+        return vm_config_from_string(text, cfg, err);
+}
+
+/* The saved state and its memory file, for vmwp --restore. */
+static int open_restore(struct jail *j, struct config_error *err)
+{
+        _cleanup_free_ char *mem = NULL;
+        int fd, r;
+
+        fd = open(j->args.restore, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return config_error_set(err, "--restore %s: %s", j->args.restore, strerror(errno));
+        if ((r = jail_add_fd(j, "restore", fd)) < 0)
+                return r;
+        if (asprintf(&mem, "%s.mem", j->args.restore) < 0)
+                return -ENOMEM;
+        fd = open(mem, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return config_error_set(err, "--restore: the memory file %s: %s", mem, strerror(errno));
+        return jail_add_fd(j, "restore-memory", fd);
+}
+
 /* Everything the worker gets, opened here; err names what cannot be opened. */
 static int open_resources(struct jail *j, struct config_error *err)
 {
         struct vm_config *cfg = &j->cfg;
         struct json_object *disks = NULL, *nics = NULL;
         int fd, r, pipefd[2];
+
+        if (j->args.restore && (r = open_restore(j, err)) < 0)
+                return r;
 
         char why[512];
 
@@ -489,7 +538,13 @@ int main(int argc, char *argv[])
         r = find_vmwp(&j.vmwp);
         if (r < 0)
                 goto out;
-        if (j.args.config_path && (r = vm_config_load(j.args.config_path, &j.cfg, &err)) < 0) {
+        if (j.args.restore)
+                r = restore_config(j.args.restore, &j.cfg, &err);
+        else if (j.args.config_path)
+                r = vm_config_load(j.args.config_path, &j.cfg, &err);
+        else
+                r = 0;
+        if (r < 0) {
                 log_error("%s", err.msg);
                 exit_code = EXIT_CONFIG;
                 goto out;

@@ -46,13 +46,16 @@ void vmwp_args_help(bool jail)
                "      --no-reboot         exit when the guest resets instead of restarting it\n"
                "  -n, --name NAME         VM name for messages\n"
                "      --control PATH      serve the JSON-RPC control socket at PATH (vm.info,\n"
-               "                          vm.pause, vm.resume, vm.power_button, vm.turn_off)\n"
+               "                          vm.pause, vm.resume, vm.power_button, vm.turn_off,\n"
+               "                          vm.save)\n"
+               "      --restore STATE     go on from a state vm.save wrote (its memory in\n"
+               "                          STATE.mem); the configuration comes from the state\n"
                "%s"
                "      --log-level LEVEL   err, warning, info (default), debug\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Command-line options override the configuration file.\n"
-               "Exit status: 0 powered off or stopped, 1 worker failure, 2 configuration or\n"
+               "Exit status: 0 powered off, stopped or saved, 1 worker failure, 2 configuration or\n"
                "image error, 3 guest crash (triple fault, KVM internal or emulation error).\n%s",
                jail ? "Usage: vmjail [--] [OPTIONS]\n"
                       "Run vmwp by hand in the cage vmms runs it in (vmjail(8)): one virtual machine in\n"
@@ -79,6 +82,7 @@ enum {
         ARG_FD_SOCKET,
         ARG_NIC,
         ARG_UNCONFINED,
+        ARG_RESTORE,
 };
 
 int vmwp_args_parse(int argc, char *argv[], struct vmwp_args *a)
@@ -103,6 +107,7 @@ int vmwp_args_parse(int argc, char *argv[], struct vmwp_args *a)
                 { "fd-socket", required_argument, NULL, ARG_FD_SOCKET },
                 { "nic",       required_argument, NULL, ARG_NIC },
                 { "unconfined", no_argument,      NULL, ARG_UNCONFINED },
+                { "restore",   required_argument, NULL, ARG_RESTORE },
                 {}
         };
         int c, r;
@@ -135,6 +140,7 @@ int vmwp_args_parse(int argc, char *argv[], struct vmwp_args *a)
                         break;
                 }
                 case ARG_CONSOLE: a->console = optarg; break;
+                case ARG_RESTORE: a->restore = optarg; break;
                 case ARG_HUGEPAGES: a->hugepages = true; break;
                 case ARG_NESTED_VIRT: a->nested_virtualization = true; break;
                 case ARG_NO_REBOOT: a->no_reboot = true; break;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -168,6 +169,68 @@ static int ctl_turn_off(struct jsonrpc_call *call, struct json_object *params, v
         return jsonrpc_call_reply(call, NULL);
 }
 
+/*
+ * Save-VM: pause, write the state (and guest memory) and end the worker; the VM goes on in
+ * the worker that --restore starts. The files: two fds passed with the call (state, then
+ * memory; what vmms does), or paths {"state": PATH[, "memory": PATH]} a worker outside the
+ * cage may open (memory defaults to STATE.mem). On failure the VM resumes as it was.
+ */
+static int ctl_save(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmwp_control *c = userdata;
+        struct json_object *state = NULL, *memory = NULL;
+        const struct jsonrpc_param p[] = {
+                { "state", json_type_string, false, &state },
+                { "memory", json_type_string, false, &memory },
+        };
+        struct jsonrpc_conn *conn = jsonrpc_call_get_conn(call);
+        _cleanup_close_ int state_fd = -1, mem_fd = -1;
+        _cleanup_free_ char *mem_path = NULL;
+        bool was_paused;
+        char err[512] = "";
+        int r;
+
+        if (ctl_need_vm(call, c) < 0)
+                return 0;
+        if (jsonrpc_params_parse(call, params, p, ARRAY_SIZE(p)) < 0)
+                return 0;
+        if (state) {
+                const char *sp = json_object_get_string(state);
+
+                if (memory)
+                        mem_path = strdup(json_object_get_string(memory));
+                else if (asprintf(&mem_path, "%s.mem", sp) < 0)
+                        mem_path = NULL;
+                if (!mem_path)
+                        return -ENOMEM;
+                state_fd = open(sp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                mem_fd = state_fd < 0 ? -1 : open(mem_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (state_fd < 0 || mem_fd < 0)
+                        return jsonrpc_call_error(call, JSONRPC_INVALID_PARAMS, "Cannot create %s: %s",
+                                                  state_fd < 0 ? sp : mem_path, strerror(errno));
+        } else {
+                state_fd = conn ? jsonrpc_conn_take_fd(conn) : -ENOENT;
+                mem_fd = conn ? jsonrpc_conn_take_fd(conn) : -ENOENT;
+                if (state_fd < 0 || mem_fd < 0)
+                        return jsonrpc_call_error(call, JSONRPC_INVALID_PARAMS, "vm.save: pass \"state\" (a path), "
+                                                  "or two fds (state, memory) with the call");
+        }
+        was_paused = vmwp_vm_is_paused(c->m->vm);
+        r = vmwp_vm_pause(c->m->vm);
+        if (r >= 0)
+                r = vmwp_vm_save(c->m->vm, state_fd, mem_fd, err, sizeof(err));
+        if (r < 0) {
+                if (!was_paused)
+                        (void)vmwp_vm_resume(c->m->vm);
+                log_warning("Save failed: %s", err[0] ? err : strerror(-r));
+                return jsonrpc_call_error(call, r == -EOPNOTSUPP ? VMMS_ERROR_STATE : VMMS_ERROR_FAILED,
+                                          "Cannot save the VM: %s", err[0] ? err : strerror(-r));
+        }
+        vmwp_vm_request_exit(c->m->vm, VMWP_EXIT_SAVED, "saved%s%s", state ? " to " : "",
+                             state ? json_object_get_string(state) : "");
+        return jsonrpc_call_reply(call, NULL);
+}
+
 /* Tests only, and only for a VM whose configuration says "debug": true: make a system call
  * the seccomp filter forbids ({"syscall": NAME}, default "mount"); the worker dies. */
 static int ctl_debug_forbidden_syscall(struct jsonrpc_call *call, struct json_object *params, void *userdata)
@@ -196,6 +259,7 @@ static const struct jsonrpc_method control_methods[] = {
         { "vm.resume", ctl_resume },
         { "vm.power_button", ctl_power_button },
         { "vm.turn_off", ctl_turn_off },
+        { "vm.save", ctl_save },
         { "debug.forbidden_syscall", ctl_debug_forbidden_syscall },
         /* Integration services: ic.c */
         { "ic.status", vmwp_ic_ctl_status },

@@ -7,6 +7,7 @@
  * 1 the worker failed; 2 configuration or boot image error; 3 the guest crashed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "vmms/config.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
+#include "vmms/vmstate.h"
 #include "vmms/vmwp_args.h"
 #include "console.h"
 #include "control.h"
@@ -64,7 +66,21 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
         enum vmwp_exit_kind kind;
         int r;
 
-        r = vmwp_vm_new(cfg, images, console, vmwp_ic_engine(m->ic), &m->vm, &err);
+        r = vmwp_vm_new(cfg, m->restore ? NULL : images, console, vmwp_ic_engine(m->ic), &m->vm, &err);
+        if (r >= 0 && m->restore) {
+                char why[512] = "";
+
+                r = vmwp_vm_restore(m->vm, m->restore, m->restore_mem_fd, why, sizeof(why));
+                if (r < 0) {
+                        /* A state that does not fit: a configuration error (the VM stays saved). */
+                        (void)config_error_set(&err, "cannot restore: %s", why[0] ? why : strerror(-r));
+                        vmwp_vm_free(TAKE_PTR(m->vm));
+                }
+                vmstate_free(TAKE_PTR(m->restore));
+                m->restore_mem_fd = safe_close(m->restore_mem_fd);
+                if (r >= 0)
+                        log_info("Restored from the saved state");
+        }
         if (r < 0) {
                 vmwp_control_vm_ended(m->control, VMWP_EXIT_ERROR, err.msg[0] ? err.msg : "failed to create the VM");
                 if (err.msg[0]) {
@@ -104,6 +120,7 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
         switch (kind) {
         case VMWP_EXIT_POWEROFF:
         case VMWP_EXIT_STOPPED:
+        case VMWP_EXIT_SAVED:
                 log_info("%s", m->vm->exit_reason);
                 *ret_exit = EXIT_SUCCESS;
                 break;
@@ -127,13 +144,55 @@ static enum vmwp_exit_kind run_once(struct vmwp_main *m, const struct vm_config 
         return kind;
 }
 
-/* The configuration: from the fd vmms passed, else from --config, then the options. */
-static int load_config(const struct vmwp_args *args, struct vmwp_handoff *h, struct vm_config *cfg)
+/*
+ * --restore (or the "restore" fd vmms or vmjail passed): read the saved state, whose
+ * configuration the VM gets; its memory file is STATE.mem (or the "restore-memory" fd).
+ */
+static int restore_open(const struct vmwp_args *a, struct vmwp_handoff *h, struct vmwp_main *m, char **ret_config)
+{
+        _cleanup_close_ int fd = vmwp_handoff_take(h, "restore");
+        const void *data;
+        char msg[256] = "";
+        size_t len;
+        int r;
+
+        m->restore_mem_fd = vmwp_handoff_take(h, "restore-memory");
+        if (fd == -ENOENT && !a->restore)
+                return 0;
+        if (fd == -ENOENT) {
+                _cleanup_free_ char *mem = NULL;
+
+                fd = open(a->restore, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(-errno, "--restore %s: %m", a->restore);
+                if (asprintf(&mem, "%s.mem", a->restore) < 0)
+                        return -ENOMEM;
+                m->restore_mem_fd = open(mem, O_RDONLY | O_CLOEXEC);
+                if (m->restore_mem_fd < 0)
+                        return log_error_errno(-errno, "--restore: the memory file %s: %m", mem);
+        }
+        if (fd < 0 || m->restore_mem_fd < 0)
+                return log_error_errno(fd < 0 ? fd : m->restore_mem_fd, "--fd-socket: the saved state's fds: %m");
+        r = vmstate_read(fd, &m->restore, msg, sizeof(msg));
+        if (r < 0)
+                return log_error_errno(r == -EINVAL ? -EINVAL : r, "Cannot restore: %s", msg[0] ? msg : strerror(-r));
+        if (vmstate_get(m->restore, "config", NULL, &data, &len) < 0)
+                return log_error_errno(-EINVAL, "Cannot restore: the saved state has no configuration section");
+        *ret_config = strndup(data, len);
+        return *ret_config ? 1 : -ENOMEM;
+}
+
+/* The configuration: a saved state's, or from the fd vmms passed, else --config; then the options. */
+static int load_config(const struct vmwp_args *args, struct vmwp_handoff *h, const char *restore_config,
+                       struct vm_config *cfg)
 {
         struct config_error err = {};
-        int fd = vmwp_handoff_take(h, "config"), r;
+        int fd = restore_config ? -ENOENT : vmwp_handoff_take(h, "config"), r;
 
-        if (fd >= 0) {
+        if (restore_config) {
+                safe_close(vmwp_handoff_take(h, "config"));
+                r = vm_config_from_string(restore_config, cfg, &err);
+        } else if (fd >= 0) {
                 _cleanup_free_ char *text = NULL;
 
                 r = read_full_fd(fd, 1 << 20, &text, NULL);
@@ -163,6 +222,7 @@ int main(int argc, char *argv[])
         struct vmwp_console *console = NULL;
         struct vmwp_handoff *handoff = NULL;
         struct vmwp_images images = {};
+        _cleanup_free_ char *restore_config = NULL;
         const char *kernel;
         char why[256];
         sigset_t mask;
@@ -191,7 +251,13 @@ int main(int argc, char *argv[])
                 if (r < 0)
                         goto out;
         }
-        r = load_config(&args, handoff, &cfg);
+        m.restore_mem_fd = -1;
+        r = restore_open(&args, handoff, &m, &restore_config);
+        if (r < 0) {
+                exit_code = r == -EINVAL ? EXIT_CONFIG : EXIT_WORKER_FAILED;
+                goto out;
+        }
+        r = load_config(&args, handoff, restore_config, &cfg);
         if (r < 0) {
                 exit_code = r == -ENOMEM ? EXIT_WORKER_FAILED : EXIT_CONFIG;
                 goto out;
@@ -302,6 +368,8 @@ out:
         safe_close(status_fd);
         safe_close(cfg.kvm_fd);
         vm_config_done(&cfg);
+        vmstate_free(m.restore);
+        safe_close(m.restore_mem_fd);
         vmwp_handoff_free(handoff);
         vmwp_args_done(&args);
         return exit_code;

@@ -122,7 +122,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
         _exit(128 + SIGSYS);
 }
 
-/* Every ioctl request the worker makes after setup: KVM, TAP (and the MTU query through a
+/* Every ioctl request the worker makes after setup: KVM (running, saving and restoring), TAP (and the MTU query through a
  * socket), the block-device size, the stdio console's terminal. Matched on the request. */
 static const unsigned long allowed_ioctls[] = {
         KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE,
@@ -130,6 +130,11 @@ static const unsigned long allowed_ioctls[] = {
         KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_IRQ_LINE, KVM_CREATE_VCPU, KVM_SET_CPUID2, KVM_SET_MSRS,
         KVM_GET_LAPIC, KVM_SET_LAPIC, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_RUN,
         KVM_SET_GSI_ROUTING, KVM_IRQFD, KVM_IOEVENTFD,
+        /* saved state (save.c) */
+        KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_SET_XSAVE, KVM_GET_XCRS,
+        KVM_SET_XCRS, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
+        KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_CPUID2, KVM_GET_IRQCHIP, KVM_SET_IRQCHIP, KVM_GET_PIT2,
+        KVM_SET_PIT2, KVM_GET_CLOCK, KVM_SET_CLOCK,
         TUNGETIFF, TUNGETSNDBUF, TUNSETOFFLOAD, TUNSETVNETHDRSZ, TUNSETQUEUE, SIOCGIFMTU,
         BLKGETSIZE64,
         TCGETS, TCSETS,

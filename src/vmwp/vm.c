@@ -40,6 +40,7 @@ static const char *const exit_kind_names[] = {
         [VMWP_EXIT_CRASH] = "crashed",
         [VMWP_EXIT_STOPPED] = "stopped",
         [VMWP_EXIT_ERROR] = "worker error",
+        [VMWP_EXIT_SAVED] = "saved",
 };
 
 const char *vmwp_exit_kind_to_string(enum vmwp_exit_kind k)
@@ -366,12 +367,13 @@ int vmwp_vm_new(const struct vm_config *cfg, const struct vmwp_images *img, stru
         r = vm_setup_vmbus(vm, err);
         if (r < 0)
                 goto fail;
-        r = vmwp_acpi_build(vm->mem, cfg->vcpus, &rsdp);
+        /* A VM to restore gets its memory (ACPI tables, kernel and all) from the saved state. */
+        r = img ? vmwp_acpi_build(vm->mem, cfg->vcpus, &rsdp) : 0;
         if (r < 0) {
                 log_error_errno(r, "Failed to build ACPI tables: %m");
                 goto fail;
         }
-        r = vmwp_boot_load(vm->mem, &(struct vmwp_boot_input) {
+        r = !img ? 0 : vmwp_boot_load(vm->mem, &(struct vmwp_boot_input) {
                         .kernel_path = img->kernel_path,
                         .kernel = (const uint8_t *)img->kernel, .kernel_size = img->kernel_size,
                         .initrd_path = img->initrd_path,
@@ -402,7 +404,7 @@ int vmwp_vm_new(const struct vm_config *cfg, const struct vmwp_images *img, stru
                         goto fail;
                 }
         }
-        r = vmwp_vcpu_setup_boot(&vm->vcpus[0], &vm->boot);
+        r = img ? vmwp_vcpu_setup_boot(&vm->vcpus[0], &vm->boot) : 0;
         if (r < 0) {
                 log_error_errno(r, "Failed to set the boot vCPU's registers: %m");
                 goto fail;

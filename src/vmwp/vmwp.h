@@ -34,6 +34,7 @@ enum vmwp_exit_kind {
         VMWP_EXIT_CRASH,        /* triple fault, KVM internal or emulation error */
         VMWP_EXIT_STOPPED,      /* the host turned it off (signal, control socket) */
         VMWP_EXIT_ERROR,        /* the worker failed (not the guest's doing) */
+        VMWP_EXIT_SAVED,        /* vm.save wrote its state: it goes on in another worker */
 };
 
 enum vmwp_boot_kind {
@@ -106,6 +107,8 @@ struct vmwp_main {
         unsigned boots;
         struct vmwp_control *control;
         struct vmwp_ic *ic;             /* integration services, NULL when all are off */
+        struct vmstate *restore;        /* --restore: the state the first boot goes on from */
+        int restore_mem_fd;             /* ... and its memory file */
 };
 
 /* The boot images: read once when the worker starts (from the fds vmms passed, or the
@@ -115,6 +118,11 @@ struct vmwp_images {
         char *kernel, *initrd;
         size_t kernel_size, initrd_size;
 };
+
+/* save.c: the VM must be paused. err says why not (a device that cannot be saved...). */
+int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t err_len);
+/* Into a VM just made from the saved configuration (no boot image loaded), before it runs. */
+int vmwp_vm_restore(struct vmwp_vm *vm, struct vmstate *st, int mem_fd, char *err, size_t err_len);
 
 /* vm.c */
 /* Read the kernel (and the initrd, if initrd_path) from the fds (taken; -1: open the paths). */

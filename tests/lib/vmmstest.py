@@ -132,10 +132,16 @@ class Control:
         self.buf = b""
         self.next_id = 1
 
-    def call(self, method, **params):
+    def call(self, method, _fds=(), **params):
+        """The result; _fds are passed with the request (SCM_RIGHTS)."""
         rid = self.next_id
         self.next_id += 1
-        self.s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
+        data = json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n"
+        if _fds:
+            n = socket.send_fds(self.s, [data], list(_fds))
+            self.s.sendall(data[n:])
+        else:
+            self.s.sendall(data)
         while True:
             while b"\n" not in self.buf:
                 chunk = self.s.recv(65536)

@@ -13,6 +13,8 @@ int guest_scenario_smp(void);
 int guest_scenario_timer(void);
 /* memtest.c */
 int guest_scenario_memtest(void);
+/* memstate.c */
+int guest_scenario_memstate(void);
 /* power.c */
 int guest_scenario_idle(void);
 int guest_scenario_reboot(void);
