@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Saved state on real KVM: vm.save writes a running VM (the memstate guest: a memory
+pattern and a timer) to a state file and a sparse memory file, the worker ends, and a fresh
+caged worker (vmjail --restore) goes on where it stopped. Also what must be refused, with
+the cause named: damaged, cut-short or foreign states, a CPU the guest did not see, devices
+whose state cannot be saved yet.
+
+Usage: save-test.py CASE   (environment: VMWP (vmjail), GUEST_KERNEL)
+Exit 0 pass, 1 fail, 77 skip (with the reason on stdout)."""
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from vmmstest import TIME_SCALE, Fail, Skip, check, vmwp_cmd, wait_for_line, Control  # noqa: E402
+
+GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
+NO_IC = {"integration": {k: False for k in ("heartbeat", "shutdown", "timesync", "kvp", "fcopy")}}
+
+
+# --- the state file, as include/vmms/vmstate.h describes it ------------------------------
+
+def read_sections(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:8] == b"VMMSSTAT", f"{path}: no header")
+    secs, off = [], 16
+    while off < len(data):
+        nl = struct.unpack_from("<H", data, off)[0]
+        name = data[off + 2:off + 2 + nl].decode()
+        ver, ln = struct.unpack_from("<IQ", data, off + 2 + nl)
+        payload = data[off + 14 + nl:off + 14 + nl + ln]
+        secs.append([name, ver, bytearray(payload)])
+        off += 14 + nl + ln + 4
+    return data[:16], secs
+
+
+def write_sections(path, header, secs):
+    with open(path, "wb") as f:
+        f.write(header)
+        for name, ver, payload in secs:
+            h = struct.pack("<H", len(name)) + name.encode() + struct.pack("<IQ", ver, len(payload))
+            f.write(h + bytes(payload) + struct.pack("<I", zlib.crc32(h + bytes(payload))))
+
+
+# --- running -------------------------------------------------------------------------------
+
+class Run:
+    """A worker running memstate with a control socket."""
+
+    def __init__(self, d, secs=10, extra=(), cfg=NO_IC, vcpus=2):
+        self.d = d
+        cfg_path = os.path.join(d, "vm.json")
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+        self.ctl_path = os.path.join(d, "control.sock")
+        if os.path.exists(self.ctl_path):
+            os.unlink(self.ctl_path)
+        self.p = subprocess.Popen(vmwp_cmd() + ["--config", cfg_path, "--kernel", GUEST, "--memory", "128M",
+                                                "--vcpus", str(vcpus), "--control", self.ctl_path,
+                                                "--cmdline", f"scenario=memstate memstate_s={secs}", *extra],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def save(self, state, after=b"memstate round=2"):
+        out = wait_for_line(self.p.stdout, after, 60 * TIME_SCALE)
+        ctl = Control(self.ctl_path, timeout=30 * TIME_SCALE)
+        # The files are made here and passed as fds, as vmms does: the caged worker opens nothing.
+        with open(state, "wb") as s, open(state + ".mem", "w+b") as m:
+            ctl.call("vm.save", _fds=(s.fileno(), m.fileno()))
+        rest, err = self.p.communicate(timeout=60 * TIME_SCALE)
+        check(self.p.returncode == 0, f"the saved worker exited {self.p.returncode}:\n{err.decode()}")
+        check(b"saved" in err, f"no 'saved' in the worker's log:\n{err.decode()}")
+        return (out + rest).decode(errors="replace")
+
+
+def restore(state, timeout=120):
+    p = subprocess.run(vmwp_cmd() + ["--restore", state], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout * TIME_SCALE)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def rounds(out):
+    return [int(x) for x in re.findall(r"memstate round=(\d+)", out)]
+
+
+def expect_pass(out, err):
+    check("#VMMS result scenario=memstate status=pass" in out, f"memstate did not pass:\n{out[-3000:]}\n{err}")
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+def case_save_restore():
+    with tempfile.TemporaryDirectory(prefix="vmms-save-") as d:
+        state = os.path.join(d, "vm.state")
+        before = Run(d, secs=4).save(state)
+        last = max(rounds(before))
+        mem = os.stat(state + ".mem")
+        print(f"saved after round {last}: state {os.path.getsize(state)} bytes, memory file "
+              f"{mem.st_size >> 20} MiB with {mem.st_blocks * 512 >> 20} MiB written")
+        check(mem.st_size == 128 << 20, "the memory file is not the VM's size")
+        check(mem.st_blocks * 512 < 96 << 20, "the memory file is not sparse")
+        names = [s[0] for s in read_sections(state)[1]]
+        for n in ("config", "memory", "vcpu.0", "vcpu.1", "cpuid.0", "irqchip.ioapic", "pit", "kvmclock",
+                  "serial.com1", "rtc", "pm", "end"):
+            check(n in names, f"no section {n}: {names}")
+        rc, out, err = restore(state)
+        check(rc == 0, f"restore exited {rc}:\n{err}\n{out[-2000:]}")
+        expect_pass(out, err)
+        after = rounds(out)
+        check("memstate filled" not in out, "the guest started over instead of going on")
+        check(after and after[0] == last + 1, f"the restored guest's first round is {after[:1]}, not {last + 1}")
+
+
+def case_save_repeat():
+    """Save and restore 20 times in a row: nothing drifts, nothing is lost."""
+    with tempfile.TemporaryDirectory(prefix="vmms-save-") as d:
+        state = os.path.join(d, "vm.state")
+        run = Run(d, secs=40)
+        seen = rounds(run.save(state, after=b"memstate round=1"))
+        for i in range(20):
+            ctl_path = os.path.join(d, "control.sock")
+            if os.path.exists(ctl_path):
+                os.unlink(ctl_path)
+            p = subprocess.Popen(vmwp_cmd() + ["--restore", state, "--control", ctl_path],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            run.p, run.ctl_path = p, ctl_path
+            n = max(seen) + 1
+            out = run.save(state, after=f"memstate round={n} ".encode())
+            got = rounds(out)
+            check(got and got[0] == max(seen) + 1, f"cycle {i}: rounds {got[:3]} after {max(seen)}")
+            seen += got
+        rc, out, err = restore(state, timeout=180)
+        check(rc == 0, f"final restore exited {rc}:\n{err}")
+        expect_pass(out, err)
+        print(f"20 save/restore cycles; the guest reached round {max(rounds(out))}")
+
+
+def case_save_refused():
+    """What cannot be saved or restored is refused, naming why, and nothing is lost."""
+    with tempfile.TemporaryDirectory(prefix="vmms-save-") as d:
+        # Integration services (a virtio device) cannot be saved yet: the VM goes on.
+        run = Run(d, secs=2, cfg={})
+        wait_for_line(run.p.stdout, b"memstate round=1", 60 * TIME_SCALE)
+        ctl = Control(run.ctl_path, timeout=30 * TIME_SCALE)
+        with open(os.path.join(d, "x"), "wb") as s, open(os.path.join(d, "x.mem"), "w+b") as m:
+            try:
+                ctl.call("vm.save", _fds=(s.fileno(), m.fileno()))
+                raise Fail("vm.save of a VM with integration services succeeded")
+            except Fail as e:
+                check("integration services" in str(e), f"the refusal does not name the device: {e}")
+        check(ctl.call("vm.info")["state"] == "running", "the VM did not resume after the refused save")
+        out, err = run.p.communicate(timeout=60 * TIME_SCALE)
+        check(run.p.returncode == 0 and b"status=pass" in out, f"the VM did not go on: {run.p.returncode}")
+
+        state = os.path.join(d, "vm.state")
+        Run(d, secs=3).save(state)
+        header, secs = read_sections(state)
+        good = open(state, "rb").read()
+
+        def refused(what, needle, path=state):
+            rc, out, err = restore(path)
+            check(rc == 2, f"{what}: restore exited {rc}, not 2 (configuration error):\n{err}")
+            check(needle in err, f"{what}: the message does not say '{needle}':\n{err}")
+            check("#VMMS" not in out, f"{what}: the guest ran")
+            print(f"{what}: refused: {err.strip().splitlines()[-1]}")
+
+        with open(state, "wb") as f:            # cut short
+            f.write(good[:len(good) // 2])
+        refused("cut short", "cut short")
+        damaged = bytearray(good)               # one bit flipped in a vCPU's section
+        i = good.index(b"vcpu.0") + 40
+        damaged[i] ^= 1
+        with open(state, "wb") as f:
+            f.write(damaged)
+        refused("damaged", "vcpu.0")
+        with open(state, "wb") as f:            # another format version
+            f.write(good[:8] + struct.pack("<I", 99) + good[12:])
+        refused("format version", "version 99")
+        write_sections(state, header, [s if s[0] != "rtc" else [s[0], 7, s[2]] for s in secs])
+        refused("section version", "section rtc: version 7")
+        write_sections(state, header, secs[:-1] + [["nvme.0", 1, bytearray(8)]] + secs[-1:])
+        refused("unknown section", "nvme.0")
+        # A CPU feature the host lacks: set every bit of CPUID.7.0 EBX the guest saw.
+        cpuid = [list(s) for s in secs if s[0] == "cpuid.0"][0][2]
+        for k in range(0, len(cpuid), 40):
+            fn, idx = struct.unpack_from("<II", cpuid, k)
+            if fn == 7 and idx == 0:
+                struct.pack_into("<I", cpuid, k + 16, 0xffffffff)       # ebx
+        write_sections(state, header, [s if s[0] != "cpuid.0" else [s[0], s[1], cpuid] for s in secs])
+        refused("CPU features", "CPU features this host lacks")
+        with open(state, "wb") as f:
+            f.write(good)
+        os.truncate(state + ".mem", 64 << 20)   # memory of another size
+        refused("memory file", "memory file holds")
+        # And the good state still restores.
+        os.truncate(state + ".mem", 128 << 20)
+        rc, out, err = restore(state)
+        check(rc == 0 and "status=pass" in out, f"the intact state did not restore: {rc}\n{err}")
+
+
+CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(f"usage: {sys.argv[0]} CASE; cases: {' '.join(sorted(CASES))}")
+        return 2
+    try:
+        CASES[sys.argv[1]]()
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except Fail as e:
+        print(f"FAIL: {e}")
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
