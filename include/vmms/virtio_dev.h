@@ -9,9 +9,12 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct virtq;
+struct vmstate;
+struct vmstate_writer;
 
 struct virtio_dev_info {
         const char *name;               /* "blk", for messages */
@@ -62,5 +65,13 @@ struct virtio_dev_ops {
         void (*write_config)(void *dev, uint32_t off, const void *data, uint32_t len);
         /* Optional: refuse a feature combination at FEATURES_OK (negative errno). */
         int (*validate_features)(void *dev, uint64_t features);
+        /*
+         * Saved state (include/vmms/vmstate.h). A device without save cannot be saved while
+         * active (the VM refuses to save, naming it). save runs paused, writing sections
+         * named from prefix ("virtio.08" ...); load runs on a fresh device before activate,
+         * which follows with the restored queues. Both optional together.
+         */
+        int (*save)(void *dev, struct vmstate_writer *w, const char *prefix);
+        int (*load)(void *dev, struct vmstate *st, const char *prefix, char *err, size_t err_len);
         void (*free)(void *dev);
 };

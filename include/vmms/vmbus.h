@@ -39,3 +39,10 @@ void vmbus_reset(struct vmbus *b);
  */
 void vmbus_pause(struct vmbus *b);
 void vmbus_resume(struct vmbus *b);
+
+struct vmstate;
+struct vmstate_writer;
+/* Saved state of every device (paused); err names a device that cannot be saved. */
+int vmbus_save(struct vmbus *b, struct vmstate_writer *w, char *err, size_t err_len);
+/* Into the devices of a VM made from the same configuration, guest memory in place. */
+int vmbus_load(struct vmbus *b, struct vmstate *st, char *err, size_t err_len);

@@ -49,3 +49,5 @@ void vmstate_free(struct vmstate *s);
 int vmstate_get(struct vmstate *s, const char *name, uint32_t *ret_version, const void **ret_data, size_t *ret_len);
 /* The first section nobody asked for, or NULL. */
 const char *vmstate_unclaimed(const struct vmstate *s);
+/* The same, leaving out sections whose names start with either prefix (not yet asked for). */
+const char *vmstate_unclaimed_except(const struct vmstate *s, const char *prefix1, const char *prefix2);

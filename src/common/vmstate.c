@@ -263,10 +263,20 @@ int vmstate_get(struct vmstate *s, const char *name, uint32_t *ret_version, cons
         return -ENOENT;
 }
 
+const char *vmstate_unclaimed_except(const struct vmstate *s, const char *prefix1, const char *prefix2)
+{
+        for (size_t i = 0; i < s->n; i++) {
+                const char *n = s->s[i].name;
+
+                if (s->s[i].claimed || (prefix1 && string_has_prefix(n, prefix1)) ||
+                    (prefix2 && string_has_prefix(n, prefix2)))
+                        continue;
+                return n;
+        }
+        return NULL;
+}
+
 const char *vmstate_unclaimed(const struct vmstate *s)
 {
-        for (size_t i = 0; i < s->n; i++)
-                if (!s->s[i].claimed)
-                        return s->s[i].name;
-        return NULL;
+        return vmstate_unclaimed_except(s, NULL, NULL);
 }

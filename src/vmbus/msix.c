@@ -247,3 +247,27 @@ unsigned pci_msix_size(const struct pci_msix *m)
 {
         return m->nvec;
 }
+
+void pci_msix_get_state(struct pci_msix *m, struct pci_msix_entry *table, uint8_t *pending)
+{
+        pthread_mutex_lock(&m->lock);
+        for (unsigned i = 0; i < m->nvec; i++) {
+                table[i] = m->vec[i].e;
+                pending[i] = m->vec[i].pending;
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+void pci_msix_set_state(struct pci_msix *m, const struct pci_msix_entry *table, const uint8_t *pending)
+{
+        pthread_mutex_lock(&m->lock);
+        for (unsigned i = 0; i < m->nvec; i++) {
+                m->vec[i].e = (struct pci_msix_entry) {
+                        .addr_lo = table[i].addr_lo & ~3u, .addr_hi = table[i].addr_hi, .data = table[i].data,
+                        .ctrl = table[i].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT,
+                };
+                m->vec[i].pending = pending[i] != 0;
+                msix_vec_refresh(m, i);
+        }
+        pthread_mutex_unlock(&m->lock);
+}

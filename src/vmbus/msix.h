@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <abi/pci.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,3 +31,8 @@ void pci_msix_set_control(struct pci_msix *m, bool enable, bool maskall);
 int pci_msix_signal(struct pci_msix *m, unsigned v);
 bool pci_msix_is_enabled(struct pci_msix *m);
 unsigned pci_msix_size(const struct pci_msix *m);
+
+/* Saved state: the table (host byte order) and the pending bits, nvec entries each. */
+void pci_msix_get_state(struct pci_msix *m, struct pci_msix_entry *table, uint8_t *pending);
+/* Load them (routes follow the entries); MSI-X control comes from configuration space. */
+void pci_msix_set_state(struct pci_msix *m, const struct pci_msix_entry *table, const uint8_t *pending);

@@ -10,6 +10,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@
 #include "vmms/cleanup.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
+#include "vmms/vdev.h"
+#include "vmms/vmstate.h"
 #include "msix.h"
 #include "pci.h"
 
@@ -628,5 +631,76 @@ int pci_bus_new(const struct vmhost *host, iobus_handler_fn cf9_fn, void *cf9_op
                 return r;
         b->ecam_registered = true;
         *ret = TAKE_PTR(b);
+        return 0;
+}
+
+#define PCI_STATE_VERSION 1u
+
+struct pci_state_hdr {
+        uint32_t nvec;
+        uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
+};
+
+int pci_func_save(struct pci_func *f, struct vmstate_writer *w)
+{
+        unsigned nvec = f->msix ? pci_msix_nvec(f) : 0;
+        size_t len = sizeof(struct pci_state_hdr) + nvec * (sizeof(struct pci_msix_entry) + 1);
+        _cleanup_free_ uint8_t *buf = calloc(1, len);
+        struct pci_state_hdr *h = (struct pci_state_hdr *)(void *)buf;
+        char name[16];
+
+        if (!buf)
+                return -ENOMEM;
+        h->nvec = nvec;
+        pthread_mutex_lock(&f->bus->lock);
+        memcpy(h->cfg, f->cfg, sizeof(h->cfg));
+        pthread_mutex_unlock(&f->bus->lock);
+        if (nvec)
+                pci_msix_get_state(f->msix, (struct pci_msix_entry *)(void *)(buf + sizeof(*h)),
+                                   buf + sizeof(*h) + nvec * sizeof(struct pci_msix_entry));
+        snprintf(name, sizeof(name), "pci.%02x", f->devfn);
+        return vmstate_put(w, name, PCI_STATE_VERSION, buf, len);
+}
+
+int pci_func_load(struct pci_func *f, struct vmstate *st, char *err, size_t err_len)
+{
+        unsigned nvec = f->msix ? pci_msix_nvec(f) : 0;
+        size_t len = sizeof(struct pci_state_hdr) + nvec * (sizeof(struct pci_msix_entry) + 1);
+        _cleanup_free_ uint8_t *buf = malloc(len);
+        const struct pci_state_hdr *h = (const struct pci_state_hdr *)(void *)buf;
+        char name[16];
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        snprintf(name, sizeof(name), "pci.%02x", f->devfn);
+        r = vdev_state_get(st, name, PCI_STATE_VERSION, buf, len, err, err_len);
+        if (r < 0)
+                return r;
+        if (h->nvec != nvec) {
+                snprintf(err, err_len, "section %s: %u MSI-X vectors, the device has %u", name, h->nvec, nvec);
+                return -EINVAL;
+        }
+        pthread_mutex_lock(&f->bus->lock);
+        /* Plain registers: the bits a guest may write. */
+        for (unsigned i = 0; i < PCI_CFG_SPACE_EXP_SIZE; i++) {
+                bool functional = range_hits(i, 1, PCI_COMMAND, 2) ||
+                                  range_hits(i, 1, PCI_BASE_ADDRESS_0, 4 * PCI_BAR_COUNT) ||
+                                  (f->msix && range_hits(i, 1, f->msix_cap + PCI_MSIX_FLAGS, 2));
+
+                if (!functional)
+                        f->cfg[i] = (uint8_t)((f->cfg[i] & ~f->wmask[i]) | (h->cfg[i] & f->wmask[i]));
+        }
+        pthread_mutex_unlock(&f->bus->lock);
+        if (nvec)
+                pci_msix_set_state(f->msix, (const struct pci_msix_entry *)(const void *)(buf + sizeof(*h)),
+                                   buf + sizeof(*h) + nvec * sizeof(struct pci_msix_entry));
+        pthread_mutex_lock(&f->bus->lock);
+        for (unsigned b = 0; b < PCI_BAR_COUNT; b++)
+                cfg_write_locked(f, PCI_BASE_ADDRESS_0 + 4 * b, cfg_get(h->cfg + PCI_BASE_ADDRESS_0 + 4 * b, 4), 4);
+        if (f->msix)
+                cfg_write_locked(f, f->msix_cap + PCI_MSIX_FLAGS, cfg_get(h->cfg + f->msix_cap + PCI_MSIX_FLAGS, 2), 2);
+        cfg_write_locked(f, PCI_COMMAND, cfg_get(h->cfg + PCI_COMMAND, 2), 2);
+        pthread_mutex_unlock(&f->bus->lock);
         return 0;
 }

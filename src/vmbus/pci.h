@@ -89,3 +89,14 @@ int pci_func_add_msix(struct pci_func *f, unsigned nvec, unsigned bar, uint32_t 
 int pci_msix_notify(struct pci_func *f, unsigned v);
 bool pci_msix_enabled(struct pci_func *f);
 unsigned pci_msix_nvec(const struct pci_func *f);
+
+struct vmstate;
+struct vmstate_writer;
+/*
+ * Saved state of a function (section "pci.DEVFN"): configuration space and MSI-X. Load
+ * restores the writable bits, then the MSI-X table, the BARs, MSI-X control and the command
+ * register through the same paths a guest's writes take (BARs map, routes follow). Only
+ * while no vCPU runs.
+ */
+int pci_func_save(struct pci_func *f, struct vmstate_writer *w);
+int pci_func_load(struct pci_func *f, struct vmstate *st, char *err, size_t err_len);

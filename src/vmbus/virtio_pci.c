@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -24,7 +25,9 @@
 #include "vmms/log.h"
 #include "vmms/macro.h"
 #include "vmms/virtio_dev.h"
+#include "vmms/vdev.h"
 #include "vmms/virtqueue.h"
+#include "vmms/vmstate.h"
 #include "pci.h"
 #include "virtio_pci.h"
 
@@ -169,7 +172,13 @@ static bool vp_features_ok(struct virtio_pci *vp)
         return !vp->ops->validate_features || vp->ops->validate_features(vp->dev, f) >= 0;
 }
 
-static int vp_activate_locked(struct virtio_pci *vp)
+struct vq_saved {
+        uint16_t last_avail, used_idx, signalled_used;
+        uint8_t signalled_used_valid, pad;
+};
+
+/* DRIVER_OK, or a restore (saved: each queue's indices as they were). */
+static int vp_activate_locked(struct virtio_pci *vp, const struct vq_saved *saved)
 {
         struct virtio_activation a = {
                 .features = vp->driver_features,
@@ -194,6 +203,14 @@ static int vp_activate_locked(struct virtio_pci *vp)
                                 log_debug_errno(r, "virtio-%s: queue %u set up wrong: %m", vp->info->name, i);
                         return r;
                 }
+                if (saved) {
+                        q->vq.last_avail = saved[i].last_avail;
+                        q->vq.used_idx = saved[i].used_idx;
+                        q->vq.signalled_used = saved[i].signalled_used;
+                        q->vq.signalled_used_valid = saved[i].signalled_used_valid;
+                        /* Nothing loaded yet: the next pop reads the ring's index. */
+                        q->vq.avail_idx = saved[i].last_avail;
+                }
                 vp->dev_queues[i].vq = &q->vq;
         }
         return vp->ops->activate(vp->dev, &a);
@@ -216,7 +233,7 @@ static void vp_status_write(struct virtio_pci *vp, uint8_t v)
                 int r = -EPROTO;
 
                 if (s & VIRTIO_STATUS_FEATURES_OK)
-                        r = vp_activate_locked(vp);
+                        r = vp_activate_locked(vp, NULL);
                 if (r < 0) {
                         if (vp_log_ok(vp))
                                 log_debug_errno(r, "virtio-%s: DRIVER_OK refused: %m", vp->info->name);
@@ -603,4 +620,137 @@ fail:
 struct pci_func *virtio_pci_func(struct virtio_pci *vp)
 {
         return vp->pci;
+}
+
+#define VP_STATE_VERSION 1u
+
+struct vp_state_queue {
+        uint64_t desc, avail, used;
+        uint16_t size, vector;
+        uint8_t enabled, pad[3];
+        struct vq_saved idx;
+};
+
+struct vp_state {
+        uint64_t driver_features;
+        uint32_t dfselect, gfselect;
+        uint16_t queue_select, config_vector, nq;
+        uint8_t status, isr, generation, needs_reset, active, pad;
+};
+
+int virtio_pci_save(struct virtio_pci *vp, struct vmstate_writer *w, char *err, size_t err_len)
+{
+        size_t len = sizeof(struct vp_state) + vp->nq * sizeof(struct vp_state_queue);
+        _cleanup_free_ uint8_t *buf = calloc(1, len);
+        struct vp_state *s = (struct vp_state *)(void *)buf;
+        struct vp_state_queue *sq = (struct vp_state_queue *)(void *)(buf + sizeof(*s));
+        char name[32];
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        pthread_mutex_lock(&vp->lock);
+        if (vp->active && (!vp->ops->save || (vp->ops->pause && !vp->paused))) {
+                pthread_mutex_unlock(&vp->lock);
+                snprintf(err, err_len, "virtio-%s (PCI %02x%s) %s", vp->info->name, pci_func_devfn(vp->pci),
+                         vp->info->type == VIRTIO_ID_CONSOLE ? ", the integration services" : "",
+                         vp->ops->save ? "is not paused" : "cannot be saved yet");
+                return vp->ops->save ? -EBUSY : -EOPNOTSUPP;
+        }
+        *s = (struct vp_state) {
+                .driver_features = vp->driver_features, .dfselect = vp->dfselect, .gfselect = vp->gfselect,
+                .queue_select = vp->queue_select, .config_vector = __atomic_load_n(&vp->config_vector, __ATOMIC_RELAXED),
+                .nq = (uint16_t)vp->nq, .status = vp->status, .isr = __atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST),
+                .generation = __atomic_load_n(&vp->generation, __ATOMIC_SEQ_CST),
+                .needs_reset = __atomic_load_n(&vp->needs_reset, __ATOMIC_SEQ_CST), .active = vp->active,
+        };
+        for (unsigned i = 0; i < vp->nq; i++) {
+                const struct vp_queue *q = &vp->queues[i];
+
+                sq[i] = (struct vp_state_queue) {
+                        .desc = q->desc, .avail = q->avail, .used = q->used, .size = q->size,
+                        .vector = __atomic_load_n(&q->vector, __ATOMIC_RELAXED), .enabled = q->enabled,
+                };
+                if (vp->active && q->enabled)
+                        sq[i].idx = (struct vq_saved) {
+                                .last_avail = q->vq.last_avail, .used_idx = q->vq.used_idx,
+                                .signalled_used = q->vq.signalled_used,
+                                .signalled_used_valid = q->vq.signalled_used_valid,
+                        };
+        }
+        snprintf(name, sizeof(name), "virtio.%02x", pci_func_devfn(vp->pci));
+        r = vmstate_put(w, name, VP_STATE_VERSION, buf, len);
+        if (r >= 0 && vp->active)
+                r = vp->ops->save(vp->dev, w, name);
+        pthread_mutex_unlock(&vp->lock);
+        if (r >= 0)
+                r = pci_func_save(vp->pci, w);
+        return r;
+}
+
+int virtio_pci_load(struct virtio_pci *vp, struct vmstate *st, char *err, size_t err_len)
+{
+        size_t len = sizeof(struct vp_state) + vp->nq * sizeof(struct vp_state_queue);
+        _cleanup_free_ uint8_t *buf = malloc(len);
+        _cleanup_free_ struct vq_saved *idx = calloc(MAX(vp->nq, 1u), sizeof(*idx));
+        const struct vp_state *s = (const struct vp_state *)(void *)buf;
+        const struct vp_state_queue *sq = (const struct vp_state_queue *)(const void *)(buf + sizeof(*s));
+        char name[32];
+        int r;
+
+        if (!buf || !idx)
+                return -ENOMEM;
+        snprintf(name, sizeof(name), "virtio.%02x", pci_func_devfn(vp->pci));
+        /* The function first: BARs (doorbells) and MSI-X routes in place. */
+        r = pci_func_load(vp->pci, st, err, err_len);
+        if (r < 0)
+                return r;
+        r = vdev_state_get(st, name, VP_STATE_VERSION, buf, len, err, err_len);
+        if (r < 0)
+                return r;
+        if (s->nq != vp->nq || (s->driver_features & ~vp->features)) {
+                snprintf(err, err_len, "section %s: a different device (queues or features)", name);
+                return -EINVAL;
+        }
+        for (unsigned i = 0; i < vp->nq; i++)
+                if (sq[i].size == 0 || sq[i].size > vp->info->queue_max_size || (sq[i].size & (sq[i].size - 1))) {
+                        snprintf(err, err_len, "section %s: queue %u has size %u", name, i, sq[i].size);
+                        return -EINVAL;
+                }
+        pthread_mutex_lock(&vp->lock);
+        vp_reset_locked(vp);
+        vp->driver_features = s->driver_features;
+        vp->dfselect = s->dfselect;
+        vp->gfselect = s->gfselect;
+        vp->queue_select = s->queue_select;
+        __atomic_store_n(&vp->config_vector, vp_vector(vp, s->config_vector), __ATOMIC_RELAXED);
+        __atomic_store_n(&vp->isr, s->isr, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&vp->generation, s->generation, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&vp->needs_reset, s->needs_reset != 0, __ATOMIC_SEQ_CST);
+        for (unsigned i = 0; i < vp->nq; i++) {
+                struct vp_queue *q = &vp->queues[i];
+
+                q->size = sq[i].size;
+                __atomic_store_n(&q->vector, vp_vector(vp, sq[i].vector), __ATOMIC_RELAXED);
+                q->enabled = sq[i].enabled != 0;
+                q->desc = sq[i].desc;
+                q->avail = sq[i].avail;
+                q->used = sq[i].used;
+                idx[i] = sq[i].idx;
+        }
+        vp->status = s->status;
+        r = 0;
+        if (s->active) {
+                if (vp->ops->load)
+                        r = vp->ops->load(vp->dev, st, name, err, err_len);
+                if (r >= 0)
+                        r = vp_activate_locked(vp, idx);
+                if (r >= 0)
+                        vp->active = true;
+                else if (!err[0])
+                        snprintf(err, err_len, "virtio-%s (PCI %02x): cannot go on with the saved queues: %s",
+                                 vp->info->name, pci_func_devfn(vp->pci), strerror(-r));
+        }
+        pthread_mutex_unlock(&vp->lock);
+        return r < 0 ? -EINVAL : 0;
 }

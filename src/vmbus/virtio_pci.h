@@ -44,3 +44,15 @@ void virtio_pci_pause(struct virtio_pci *vp, bool pause);
 /* Reset, unplug from the bus, free the device. */
 void virtio_pci_free(struct virtio_pci *vp);
 struct pci_func *virtio_pci_func(struct virtio_pci *vp);
+
+struct vmstate;
+struct vmstate_writer;
+/*
+ * Saved state (section "virtio.DEVFN", the PCI function's "pci.DEVFN", and the device's
+ * own): paused or inactive devices only. -EOPNOTSUPP, naming the device in err, when an
+ * active device cannot be saved. Load on a fresh device of the same configuration with the
+ * guest's memory already in place: an active device is activated with its queues where
+ * they were (indices, event-idx state).
+ */
+int virtio_pci_save(struct virtio_pci *vp, struct vmstate_writer *w, char *err, size_t err_len);
+int virtio_pci_load(struct virtio_pci *vp, struct vmstate *st, char *err, size_t err_len);

@@ -85,3 +85,25 @@ void vmbus_reset(struct vmbus *b)
                 virtio_pci_reset(b->devs[i]);
         pci_bus_reset(b->pci);
 }
+
+int vmbus_save(struct vmbus *b, struct vmstate_writer *w, char *err, size_t err_len)
+{
+        for (unsigned i = 0; i < b->n; i++) {
+                int r = virtio_pci_save(b->devs[i], w, err, err_len);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int vmbus_load(struct vmbus *b, struct vmstate *st, char *err, size_t err_len)
+{
+        for (unsigned i = 0; i < b->n; i++) {
+                int r = virtio_pci_load(b->devs[i], st, err, err_len);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -8,9 +8,11 @@
  * the guest saw, checked against this host before anything runs) and "vcpu.N" (registers,
  * special registers, XSAVE, XCRs, MSRs with the TSC, LAPIC, events, MP state, debug
  * registers), the in-kernel irqchip ("irqchip.pic0", "irqchip.pic1", "irqchip.ioapic"),
- * "pit", "kvmclock", and the legacy devices ("serial.com1", "rtc", "pm"). Restore order:
- * CPUID, vCPUs, irqchip, PIT, clock, then the devices (which raise their interrupt lines
- * again over the restored irqchip).
+ * "pit", "kvmclock", the legacy devices ("serial.com1", "rtc", "pm") and every virtio
+ * device ("pci.DEVFN", "virtio.DEVFN" and what the device itself adds; one that cannot be
+ * saved yet refuses, naming itself). Restore order: memory, CPUID, vCPUs, irqchip, PIT,
+ * clock, the legacy devices (which raise their interrupt lines again over the restored
+ * irqchip), then the virtio devices, which go on with their rings where they were.
  *
  * Memory: the file has the memfd's layout; pages never touched or all zero are holes.
  */
@@ -29,6 +31,7 @@
 #include "vmms/macro.h"
 #include "vmms/util.h"
 #include "vmms/vdev.h"
+#include "vmms/vmbus.h"
 #include "vmms/vmstate.h"
 #include "vmwp.h"
 
@@ -277,11 +280,6 @@ int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t
                 snprintf(err, err_len, "the VM is not paused");
                 return -EBUSY;
         }
-        if (vm->cfg->n_disks || vm->cfg->n_nics || vm->ic) {
-                snprintf(err, err_len, "the VM has %s, whose state cannot be saved yet",
-                         vm->cfg->n_disks ? "disks" : vm->cfg->n_nics ? "NICs" : "integration services");
-                return -EOPNOTSUPP;
-        }
         r = vm_config_to_json(vm->cfg, &cfg);
         if (r < 0)
                 return r;
@@ -319,7 +317,7 @@ int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t
         if ((r = vmstate_put(w, "pit", VM_STATE_VERSION, &vs.pit, sizeof(vs.pit))) < 0 ||
             (r = vmstate_put(w, "kvmclock", VM_STATE_VERSION, &vs.clock, sizeof(vs.clock))) < 0 ||
             (r = vdev_serial_save(vm->serial, w, "serial.com1")) < 0 || (r = vdev_rtc_save(vm->rtc, w, "rtc")) < 0 ||
-            (r = vdev_pm_save(vm->pm, w, "pm")) < 0)
+            (r = vdev_pm_save(vm->pm, w, "pm")) < 0 || (r = vmbus_save(vm->bus, w, err, err_len)) < 0)
                 goto fail;
         r = memory_save(vm, mem_fd, &mem_bytes);
         if (r < 0) {
@@ -331,8 +329,8 @@ int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t
                 goto fail;
         if (fdatasync(state_fd) < 0 || fdatasync(mem_fd) < 0)
                 return -errno;
-        log_info("Saved: %u vCPUs, %llu MiB of memory written (%llu MiB in the VM)", vm->n_vcpus,
-                 (unsigned long long)(mem_bytes >> 20), (unsigned long long)(vm->mem->size >> 20));
+        log_info("Saved: %u vCPUs, %llu KiB of memory written (%llu MiB in the VM)", vm->n_vcpus,
+                 (unsigned long long)(mem_bytes >> 10), (unsigned long long)(vm->mem->size >> 20));
         return 0;
 fail:
         vmstate_writer_free(w);
@@ -515,6 +513,13 @@ int vmwp_vm_restore(struct vmwp_vm *vm, struct vmstate *st, int mem_fd, char *er
                          (unsigned long long)(vm->mem->size >> 20), vm->n_vcpus);
                 return -EINVAL;
         }
+        /* Memory first: devices that go on look at their rings in it. */
+        r = memory_load(vm, mem_fd, err, err_len);
+        if (r < 0) {
+                if (!err[0])
+                        snprintf(err, err_len, "cannot read the memory file: %s", strerror(-r));
+                return r;
+        }
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 if ((r = vcpu_load(&vm->vcpus[i], st, xlen, err, err_len)) < 0)
                         return r;
@@ -543,13 +548,19 @@ int vmwp_vm_restore(struct vmwp_vm *vm, struct vmstate *st, int mem_fd, char *er
             (r = vdev_pm_load(vm->pm, st, "pm", err, err_len)) < 0)
                 return r;
         (void)vmstate_get(st, "config", NULL, &data, NULL);
+        /* Before the devices go on: an unknown section means a device this VM lacks. */
+        if (vmstate_unclaimed_except(st, "virtio.", "pci.")) {
+                snprintf(err, err_len, "the saved state has a section this vmwp does not know: %s",
+                         vmstate_unclaimed_except(st, "virtio.", "pci."));
+                return -EINVAL;
+        }
+        r = vmbus_load(vm->bus, st, err, err_len);
+        if (r < 0)
+                return r;
         if (vmstate_unclaimed(st)) {
                 snprintf(err, err_len, "the saved state has a section this vmwp does not know: %s",
                          vmstate_unclaimed(st));
                 return -EINVAL;
         }
-        r = memory_load(vm, mem_fd, err, err_len);
-        if (r < 0 && !err[0])
-                snprintf(err, err_len, "cannot read the memory file: %s", strerror(-r));
-        return r;
+        return 0;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Saved state on real KVM: vm.save writes a running VM (the memstate guest: a memory
-pattern and a timer) to a state file and a sparse memory file, the worker ends, and a fresh
-caged worker (vmjail --restore) goes on where it stopped. Also what must be refused, with
+pattern and a timer; blk-verify with requests in flight) to a state file and a sparse
+memory file, the worker ends, and a fresh caged worker (vmjail --restore) goes on where it
+stopped. Also what must be refused, with
 the cause named: damaged, cut-short or foreign states, a CPU the guest did not see, devices
 whose state cannot be saved yet.
 
@@ -22,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 from vmmstest import TIME_SCALE, Fail, Skip, check, vmwp_cmd, wait_for_line, Control  # noqa: E402
 
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
-NO_IC = {"integration": {k: False for k in ("heartbeat", "shutdown", "timesync", "kvp", "fcopy")}}
+# The integration services stay on (as vmms runs VMs): these guests never drive their device.
+DEFAULT_CFG = {}
 
 
 # --- the state file, as include/vmms/vmstate.h describes it ------------------------------
@@ -55,7 +57,7 @@ def write_sections(path, header, secs):
 class Run:
     """A worker running memstate with a control socket."""
 
-    def __init__(self, d, secs=10, extra=(), cfg=NO_IC, vcpus=2):
+    def __init__(self, d, secs=10, extra=(), cfg=DEFAULT_CFG, vcpus=2):
         self.d = d
         cfg_path = os.path.join(d, "vm.json")
         with open(cfg_path, "w") as f:
@@ -142,22 +144,89 @@ def case_save_repeat():
         print(f"20 save/restore cycles; the guest reached round {max(rounds(out))}")
 
 
+K1, K2, M64 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, (1 << 64) - 1
+
+
+def sector_pattern(lba, seed):
+    """blk-verify's sector (guest/kernel/README.md)."""
+    base = ((lba * K1) & M64) ^ ((seed * K2) & M64)
+    return struct.pack("<64Q", lba, seed, *[(base + i) & M64 for i in range(2, 64)])
+
+
+def check_pattern(path, seed, size):
+    with open(path, "rb") as f:
+        data = f.read()
+    bad = [lba for lba in range(size // 512) if data[lba * 512:(lba + 1) * 512] != sector_pattern(lba, seed)]
+    check(not bad, f"{path}: sectors {bad[:8]} do not hold the pattern")
+
+
+def case_save_blk():
+    """Save in the middle of blk-verify, requests in flight on two queues, raw and qcow2:
+    after the restore the guest's check passes and the image holds exactly its pattern."""
+    for fmt, cache, where in (("raw", "writeback", "/dev/shm"), ("qcow2", "none", "/var/tmp")):
+        with tempfile.TemporaryDirectory(prefix="vmms-save-", dir=where if os.path.isdir(where) else None) as d:
+            img, state, size = os.path.join(d, "disk." + fmt), os.path.join(d, "vm.state"), 32 << 20
+            if fmt == "raw":
+                open(img, "wb").truncate(size)
+            else:
+                p = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, str(size)])
+                if p.returncode:
+                    raise Skip("qemu-img not found (scripts/setup installs qemu-utils)")
+            cfg_path = os.path.join(d, "vm.json")
+            with open(cfg_path, "w") as f:
+                json.dump(DEFAULT_CFG, f)
+            run = Run.__new__(Run)
+            run.ctl_path = os.path.join(d, "control.sock")
+            run.p = subprocess.Popen(vmwp_cmd() + ["--config", cfg_path, "--kernel", GUEST, "--memory", "128M",
+                                                   "--vcpus", "2", "--control", run.ctl_path,
+                                                   "--disk", f"{img},format={fmt},cache={cache},queues=2",
+                                                   "--cmdline", "scenario=blk-verify seed=88 bs=4096 qd=16"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            run.save(state, after=b"blk-verify")
+            rc, out, err = restore(state)
+            check(rc == 0, f"{fmt}: restore exited {rc}:\n{err}\n{out[-2000:]}")
+            check("#VMMS result scenario=blk-verify status=pass" in out, f"{fmt}: blk-verify failed after "
+                  f"the restore:\n{out[-3000:]}")
+            if fmt == "qcow2":
+                p = subprocess.run(["qemu-img", "check", img], capture_output=True, text=True)
+                check(p.returncode == 0, f"qemu-img check: {p.stdout}")
+                subprocess.run(["qemu-img", "convert", "-O", "raw", img, img + ".raw"], check=True)
+                img += ".raw"
+            check_pattern(img, 88, size)
+            print(f"{fmt}: saved during blk-verify, restored, the image holds the pattern")
+
+
 def case_save_refused():
     """What cannot be saved or restored is refused, naming why, and nothing is lost."""
     with tempfile.TemporaryDirectory(prefix="vmms-save-") as d:
-        # Integration services (a virtio device) cannot be saved yet: the VM goes on.
-        run = Run(d, secs=2, cfg={})
-        wait_for_line(run.p.stdout, b"memstate round=1", 60 * TIME_SCALE)
-        ctl = Control(run.ctl_path, timeout=30 * TIME_SCALE)
-        with open(os.path.join(d, "x"), "wb") as s, open(os.path.join(d, "x.mem"), "w+b") as m:
-            try:
-                ctl.call("vm.save", _fds=(s.fileno(), m.fileno()))
-                raise Fail("vm.save of a VM with integration services succeeded")
-            except Fail as e:
-                check("integration services" in str(e), f"the refusal does not name the device: {e}")
-        check(ctl.call("vm.info")["state"] == "running", "the VM did not resume after the refused save")
-        out, err = run.p.communicate(timeout=60 * TIME_SCALE)
-        check(run.p.returncode == 0 and b"status=pass" in out, f"the VM did not go on: {run.p.returncode}")
+        # The integration services' device, once the guest drives it, cannot be saved yet:
+        # the refusal names it, and the VM goes on.
+        cfg_path = os.path.join(d, "ic.json")
+        with open(cfg_path, "w") as f:
+            json.dump({}, f)
+        ctl_path = os.path.join(d, "ic.sock")
+        p = subprocess.Popen(vmwp_cmd() + ["--config", cfg_path, "--kernel", GUEST, "--memory", "128M",
+                                           "--control", ctl_path, "--cmdline", "scenario=ic"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_line(p.stdout, b"ic=serving", 60 * TIME_SCALE)
+            ctl = Control(ctl_path, timeout=30 * TIME_SCALE)
+            with open(os.path.join(d, "x"), "wb") as s, open(os.path.join(d, "x.mem"), "w+b") as m:
+                try:
+                    ctl.call("vm.save", _fds=(s.fileno(), m.fileno()))
+                    raise Fail("vm.save of a VM whose guest drives the integration services succeeded")
+                except Fail as e:
+                    check("integration services" in str(e) and "cannot be saved" in str(e),
+                          f"the refusal does not name the device: {e}")
+                    print(f"refused: {e}")
+            check(ctl.call("vm.info")["state"] == "running", "the VM did not resume after the refused save")
+            ctl.call("vm.turn_off")
+            p.communicate(timeout=60 * TIME_SCALE)
+            check(p.returncode == 0, f"the VM did not go on: {p.returncode}")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
         state = os.path.join(d, "vm.state")
         Run(d, secs=3).save(state)
