@@ -355,14 +355,17 @@ static int cpuid_check(const struct kvm_cpuid_entry2 *saved, size_t n, const str
         for (size_t l = 0; l < ARRAY_SIZE(leaves); l++) {
                 const struct kvm_cpuid_entry2 *s = NULL, *h = NULL;
 
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n && !s; i++)
                         if (saved[i].function == leaves[l].fn && saved[i].index == leaves[l].idx)
                                 s = &saved[i];
-                for (size_t i = 0; i < n_here; i++)
+                for (size_t i = 0; i < n_here && !h; i++)
                         if (here[i].function == leaves[l].fn && here[i].index == leaves[l].idx)
                                 h = &here[i];
                 if (!s)
                         continue;
+                log_debug("CPUID %s: saved %08x %08x %08x %08x, here (%zu entries) %s %08x %08x %08x %08x",
+                          leaves[l].what, s->eax, s->ebx, s->ecx, s->edx, n_here, h ? "" : "(none)", h ? h->eax : 0,
+                          h ? h->ebx : 0, h ? h->ecx : 0, h ? h->edx : 0);
                 const uint32_t sv[4] = { s->eax, s->ebx, s->ecx, s->edx };
                 const uint32_t hv[4] = { h ? h->eax : 0, h ? h->ebx : 0, h ? h->ecx : 0, h ? h->edx : 0 };
 
@@ -392,7 +395,7 @@ static int vcpu_load(struct vmwp_vcpu *c, struct vmstate *st, int xlen, char *er
         struct {
                 struct kvm_cpuid2 hdr;
                 struct kvm_cpuid_entry2 e[MAX_CPUID];
-        } cpuid;
+        } cpuid = { .hdr.nent = 0 };
         struct vcpu_state_hdr h;
         const uint8_t *p;
         const void *data;
