@@ -57,6 +57,8 @@ int libvmms_vm_start(struct libvmms *c, const char *name, struct json_object **r
 int libvmms_vm_stop(struct libvmms *c, const char *name, bool turn_off, bool force, int timeout,
                     struct json_object **ret, struct libvmms_error *err);
 int libvmms_vm_pause(struct libvmms *c, const char *name, struct json_object **ret, struct libvmms_error *err);
+/* Save-VM: answered once the VM is Saved (its worker ended); vm.start restores it. */
+int libvmms_vm_save(struct libvmms *c, const char *name, struct json_object **ret, struct libvmms_error *err);
 int libvmms_vm_resume(struct libvmms *c, const char *name, struct json_object **ret, struct libvmms_error *err);
 /* A connected console fd (ret_fd) and/or its path (ret_path, free()); either may be NULL. */
 int libvmms_vm_console(struct libvmms *c, const char *name, int *ret_fd, char **ret_path,

@@ -332,6 +332,11 @@ int libvmms_vm_resume(struct libvmms *c, const char *name, struct json_object **
         return name_call(c, "vm.resume", name, ret, err);
 }
 
+int libvmms_vm_save(struct libvmms *c, const char *name, struct json_object **ret, struct libvmms_error *err)
+{
+        return name_call(c, "vm.save", name, ret, err);
+}
+
 int libvmms_vm_console(struct libvmms *c, const char *name, int *ret_fd, char **ret_path, struct libvmms_error *err)
 {
         _cleanup_json_ struct json_object *res = NULL;

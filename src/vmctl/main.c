@@ -51,6 +51,8 @@ static void help(void)
                "                           else the ACPI power button); --turn-off at once; --force:\n"
                "                           turn off after the timeout (default 60 s)\n"
                "  pause NAME | resume NAME\n"
+               "  save NAME                save it (Save-VM): its state and memory go to disk and its\n"
+               "                           worker ends; start restores it, stop --turn-off discards it\n"
                "  delete NAME\n"
                "  console NAME             attach to its serial console (Ctrl-] detaches)\n"
                "  set NAME KEY=VALUE...    change its configuration while it is off (null resets)\n"
@@ -385,6 +387,8 @@ static int verb_name(struct verb_ctx *v, const char *verb)
                 r = libvmms_vm_pause(v->c, name, &res, &err);
         else if (strcmp(verb, "resume") == 0)
                 r = libvmms_vm_resume(v->c, name, &res, &err);
+        else if (strcmp(verb, "save") == 0)
+                r = libvmms_vm_save(v->c, name, &res, &err);
         else {
                 r = libvmms_vm_delete(v->c, name, &err);
                 if (r >= 0 && !v->ctl->json)
@@ -397,6 +401,7 @@ static int verb_show(struct verb_ctx *v) { return verb_name(v, "show"); }
 static int verb_start(struct verb_ctx *v) { return verb_name(v, "start"); }
 static int verb_pause(struct verb_ctx *v) { return verb_name(v, "pause"); }
 static int verb_resume(struct verb_ctx *v) { return verb_name(v, "resume"); }
+static int verb_save(struct verb_ctx *v) { return verb_name(v, "save"); }
 static int verb_delete(struct verb_ctx *v) { return verb_name(v, "delete"); }
 
 static int verb_stop(struct verb_ctx *v)
@@ -559,6 +564,7 @@ static const struct {
         { "stop", verb_stop },
         { "pause", verb_pause },
         { "resume", verb_resume },
+        { "save", verb_save },
         { "delete", verb_delete },
         { "console", verb_console },
         { "set", verb_set },

@@ -110,6 +110,8 @@ void vmctl_print_vm(struct json_object *vm)
         snprintf(buf, sizeof(buf), "%" PRId64, vmctl_json_int(vm, "vcpus", 0));
         line("vCPUs:", buf);
         line("Memory:", format_size(buf, sizeof(buf), (uint64_t)vmctl_json_int(vm, "memory", 0)));
+        if (vmctl_json_int(vm, "saved_state_bytes", -1) >= 0)
+                line("Saved state:", format_size(buf, sizeof(buf), (uint64_t)vmctl_json_int(vm, "saved_state_bytes", 0)));
         if (vmctl_json_int(vm, "pid", -1) >= 0) {
                 snprintf(buf, sizeof(buf), "%" PRId64, vmctl_json_int(vm, "pid", 0));
                 line("Worker:", buf);

@@ -327,6 +327,17 @@ static int api_start(struct jsonrpc_call *call, struct json_object *params, void
         return vm ? vmms_vm_start(vm, call) : 0;
 }
 
+static int api_save(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct json_object *name = NULL;
+        struct vmms_vm *vm;
+
+        if (api_name_only(call, params, &name) < 0)
+                return 0;
+        vm = api_vm(call, userdata, name, VMMS_VERB_SAVE);
+        return vm ? vmms_vm_save(vm, call) : 0;
+}
+
 static int api_stop(struct jsonrpc_call *call, struct json_object *params, void *userdata)
 {
         struct json_object *name = NULL, *turn_off = NULL, *force = NULL, *timeout = NULL;
@@ -500,6 +511,7 @@ const struct jsonrpc_method vmms_api_methods[] = {
         { "vm.stop", api_stop, VMMS_VERB_STOP },
         { "vm.pause", api_pause, VMMS_VERB_PAUSE },
         { "vm.resume", api_resume, VMMS_VERB_RESUME },
+        { "vm.save", api_save, VMMS_VERB_SAVE },
         { "vm.console", api_console, VMMS_VERB_CONSOLE },
         /* Integration services: ic.c */
         { "vm.kvp.get", vmms_api_kvp_get, VMMS_VERB_KVP },

@@ -37,6 +37,7 @@ static const struct {
         [VMMS_VERB_CONSOLE]  = { "console",  S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING) },
         [VMMS_VERB_KVP]      = { "kvp",      S(RUNNING) | S(PAUSED) },
         [VMMS_VERB_COPY]     = { "copy",     S(RUNNING) },
+        [VMMS_VERB_SAVE]     = { "save",     S(RUNNING) | S(PAUSED) },
 };
 
 const char *vmms_state_to_string(enum vmms_state s)

@@ -32,6 +32,7 @@ enum vmms_verb {
         VMMS_VERB_CONSOLE,      /* vm.console */
         VMMS_VERB_KVP,          /* vm.kvp.get, vm.kvp.set, vm.kvp.delete */
         VMMS_VERB_COPY,         /* vm.copy_to */
+        VMMS_VERB_SAVE,         /* vm.save */
         _VMMS_VERB_MAX,
 };
 

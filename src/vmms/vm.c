@@ -4,11 +4,14 @@
  * it (a start waits for Running, a stop for Off), and the transitions its worker drives.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
 
 #include "vmms/api.h"
@@ -114,6 +117,9 @@ int vmms_vm_to_json(const struct vmms_vm *vm, struct json_object **ret)
                 if (console)
                         json_object_object_add(o, "console", json_object_new_string(console));
         }
+        if (vm->state == VMMS_STATE_SAVED || vm->state == VMMS_STATE_SAVING)
+                json_object_object_add(o, "saved_state_bytes", json_object_new_int64((int64_t)vmms_vm_saved_size(
+                                                                        (struct vmms_vm *)vm)));
         json_object_object_add(o, "config", TAKE_PTR(cfg));
         *ret = TAKE_PTR(o);
         return 0;
@@ -187,8 +193,11 @@ int vmms_vm_start(struct vmms_vm *vm, struct jsonrpc_call *call)
         char err[1024] = "";
         int r;
 
+        /* A Saved VM goes on from its saved state (worker.c passes the files). */
+        vm->restoring = vm->state == VMMS_STATE_SAVED;
         r = vmms_worker_spawn(vm, err, sizeof(err), &vm->worker);
         if (r < 0) {
+                vm->restoring = false;
                 vmms_vm_log(vm, LOG_ERR, "Cannot start: %s", err[0] ? err : strerror(-r));
                 return jsonrpc_call_error(call, r == -EINVAL ? VMMS_ERROR_CONFIG : VMMS_ERROR_FAILED,
                                           "VM '%s' cannot start: %s", vm->cfg.name, err[0] ? err : strerror(-r));
@@ -216,6 +225,12 @@ void vmms_vm_on_worker_info(struct vmms_vm *vm, struct json_object *info)
                         vm->started_usec = now - up;
         }
         vmms_ic_on_worker_info(vm, info);
+        if (vm->restoring) {
+                /* It runs from the state now (memory was read whole): the files go. */
+                vm->restoring = false;
+                vmms_vm_saved_remove(vm);
+                vmms_vm_log(vm, LOG_INFO, "Restored from the saved state");
+        }
         if (vm->state == VMMS_STATE_STARTING || vm->state == VMMS_STATE_RUNNING)
                 vmms_vm_set_state(vm, paused ? VMMS_STATE_PAUSED : VMMS_STATE_RUNNING, NULL);
         vm_complete_ops(vm, VMMS_OP_START, 0, NULL);
@@ -230,6 +245,32 @@ void vmms_vm_on_worker_exit(struct vmms_vm *vm, bool clean, const char *reason)
         vmms_ic_worker_changed(vm, false);
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
         vm->button_timer = sd_event_source_disable_unref(vm->button_timer);
+        if (vm->state == VMMS_STATE_SAVING) {
+                if (clean) {
+                        vmms_vm_set_state(vm, VMMS_STATE_SAVED, "saved");
+                        vm_complete_ops(vm, VMMS_OP_SAVE, 0, NULL);
+                } else {
+                        vmms_vm_saved_remove(vm);
+                        vmms_vm_set_state(vm, VMMS_STATE_CRITICAL, reason);
+                        snprintf(msg, sizeof(msg), "VM '%s' failed while saving: %s", vm->cfg.name, reason);
+                        vm_complete_ops(vm, VMMS_OP_SAVE, VMMS_ERROR_FAILED, msg);
+                }
+                vm_complete_ops(vm, VMMS_OP_STOP, VMMS_ERROR_FAILED, "the VM was saved");
+                vm->turning_off = false;
+                return;
+        }
+        if (vm->restoring && !clean) {
+                /* The state did not fit (another CPU, a damaged file...): the VM stays Saved. */
+                vm->restoring = false;
+                vmms_vm_set_state(vm, VMMS_STATE_SAVED, reason);
+                snprintf(msg, sizeof(msg), "VM '%s' cannot be restored: %s", vm->cfg.name, reason);
+                vm_complete_ops(vm, VMMS_OP_START, VMMS_ERROR_FAILED, msg);
+                vm->turning_off = false;
+                return;
+        }
+        if (vm->restoring)
+                vmms_vm_saved_remove(vm);
+        vm->restoring = false;
         if (vm->turning_off || clean) {
                 vmms_vm_set_state(vm, VMMS_STATE_OFF, vm->turning_off ? "turned off" : reason);
                 snprintf(msg, sizeof(msg), "VM '%s' stopped while starting: %s", vm->cfg.name, reason);
@@ -319,7 +360,10 @@ int vmms_vm_stop(struct vmms_vm *vm, struct jsonrpc_call *call, bool turn_off, b
         int r;
 
         if (turn_off && !vm->worker) {
-                /* Critical or Saved: nothing runs; the VM is simply Off now. */
+                /* Critical or Saved: nothing runs; the VM is simply Off now (Hyper-V's
+                 * "Delete Saved State"). */
+                if (vm->state == VMMS_STATE_SAVED)
+                        vmms_vm_saved_remove(vm);
                 free(vm->reason);
                 vm->reason = NULL;
                 vmms_vm_set_state(vm, VMMS_STATE_OFF, NULL);
@@ -427,12 +471,116 @@ int vmms_vm_adopt(struct vmms_vm *vm)
                 vmms_vm_set_state(vm, VMMS_STATE_CRITICAL, "cannot re-adopt the running worker");
                 return 0;
         }
-        if (r == 0)
+        if (r == 0) {
+                /* Not running: Saved if its saved state is there (a vmms or host restart). */
+                int fd = vmms_vm_saved_open(vm, VMMS_SAVED_STATE, O_RDONLY);
+
+                if (fd >= 0) {
+                        safe_close(fd);
+                        vm->state = VMMS_STATE_SAVED;
+                }
                 return 0;
+        }
         /* Running until vm.info says otherwise; the manager waits for that before READY=1. */
         vm->started_usec = now_usec(CLOCK_MONOTONIC);
         vmms_ic_worker_changed(vm, true);
         vm->state = VMMS_STATE_RUNNING;
         vmms_vm_log(vm, LOG_INFO, "Re-adopted the running worker (pid %d)", (int)vmms_worker_pid(vm->worker));
         return 1;
+}
+
+int vmms_vm_saved_open(struct vmms_vm *vm, const char *name, int flags)
+{
+        _cleanup_close_ int dfd = openat(vm->manager->vms_dirfd, vm->cfg.uuid,
+                                         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        int fd;
+
+        if (dfd < 0)
+                return -errno;
+        fd = openat(dfd, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        return fd < 0 ? -errno : fd;
+}
+
+void vmms_vm_saved_remove(struct vmms_vm *vm)
+{
+        _cleanup_close_ int dfd = openat(vm->manager->vms_dirfd, vm->cfg.uuid,
+                                         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+        if (dfd < 0)
+                return;
+        (void)unlinkat(dfd, VMMS_SAVED_STATE, 0);
+        (void)unlinkat(dfd, VMMS_SAVED_MEMORY, 0);
+}
+
+uint64_t vmms_vm_saved_size(struct vmms_vm *vm)
+{
+        _cleanup_close_ int dfd = openat(vm->manager->vms_dirfd, vm->cfg.uuid,
+                                         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        uint64_t n = 0;
+        struct stat st;
+
+        if (dfd < 0 || fstatat(dfd, VMMS_SAVED_STATE, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0;
+        n = (uint64_t)st.st_blocks * 512;
+        if (fstatat(dfd, VMMS_SAVED_MEMORY, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                n += (uint64_t)st.st_blocks * 512;
+        return n;
+}
+
+static void on_save_reply(struct jsonrpc_conn *c, int r, struct json_object *result,
+                          const struct jsonrpc_error *error, void *userdata)
+{
+        struct vmms_vm *vm = userdata;
+        char msg[1024];
+
+        if (r < 0 || !error)
+                return;         /* saved (or gone): the worker's end says which */
+        if (vm->state != VMMS_STATE_SAVING)
+                return;
+        /* Refused (a device that cannot be saved...): the VM runs on as it was. */
+        vmms_vm_saved_remove(vm);
+        vmms_vm_set_state(vm, vm->save_from, NULL);
+        snprintf(msg, sizeof(msg), "VM '%s' cannot be saved: %s", vm->cfg.name, error->message);
+        vmms_vm_log(vm, LOG_WARNING, "%s", msg);
+        vm_complete_ops(vm, VMMS_OP_SAVE, error->code == VMMS_ERROR_STATE ? VMMS_ERROR_STATE : VMMS_ERROR_FAILED,
+                        msg);
+}
+
+int vmms_vm_save(struct vmms_vm *vm, struct jsonrpc_call *call)
+{
+        int fds[2] = { -1, -1 }, r;
+
+        fds[0] = vmms_vm_saved_open(vm, VMMS_SAVED_STATE, O_RDWR | O_CREAT | O_TRUNC);
+        if (fds[0] >= 0)
+                fds[1] = vmms_vm_saved_open(vm, VMMS_SAVED_MEMORY, O_RDWR | O_CREAT | O_TRUNC);
+        if (fds[0] < 0 || fds[1] < 0) {
+                r = fds[0] < 0 ? fds[0] : fds[1];
+                safe_close(fds[0]);
+                vmms_vm_saved_remove(vm);
+                return jsonrpc_call_error(call, VMMS_ERROR_FAILED, "VM '%s' cannot be saved: its saved state "
+                                          "cannot be created in %s/vms/%s: %s", vm->cfg.name, vm->manager->state_dir,
+                                          vm->cfg.uuid, strerror(-r));
+        }
+        r = vm_add_op(vm, VMMS_OP_SAVE, call);
+        if (r < 0) {
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                vmms_vm_saved_remove(vm);
+                return r;
+        }
+        vm->save_from = vm->state;
+        vmms_vm_set_state(vm, VMMS_STATE_SAVING, NULL);
+        /* The worker writes into the files vmms made: it opens nothing itself. */
+        r = vmms_worker_call_with(vm->worker, "vm.save", NULL, fds, 2, on_save_reply, vm);
+        safe_close(fds[0]);
+        safe_close(fds[1]);
+        if (r < 0) {
+                char msg[256];
+
+                vmms_vm_saved_remove(vm);
+                vmms_vm_set_state(vm, vm->save_from, NULL);
+                snprintf(msg, sizeof(msg), "VM '%s' cannot be saved: its worker cannot be reached", vm->cfg.name);
+                vm_complete_ops(vm, VMMS_OP_SAVE, VMMS_ERROR_FAILED, msg);
+        }
+        return 0;
 }

@@ -43,6 +43,7 @@ struct vmms_client {
 enum vmms_op_kind {
         VMMS_OP_START,
         VMMS_OP_STOP,
+        VMMS_OP_SAVE,
 };
 
 struct vmms_op {
@@ -67,7 +68,14 @@ struct vmms_vm {
         unsigned stop_timeout;
         bool stop_force;
         bool turning_off;
+        enum vmms_state save_from;      /* where a save that the worker refuses goes back to */
+        bool restoring;                 /* started from the saved state, not running yet */
 };
+
+/* The saved state of a VM: STATE_DIR/vms/UUID/saved.state and saved.mem (vm.c). */
+#define VMMS_SAVED_STATE "saved.state"
+#define VMMS_SAVED_MEMORY "saved.mem"
+
 
 struct vmms_manager {
         sd_event *event;
@@ -127,6 +135,13 @@ int vmms_vm_to_json(const struct vmms_vm *vm, struct json_object **ret);
 int vmms_vm_start(struct vmms_vm *vm, struct jsonrpc_call *call);
 int vmms_vm_stop(struct vmms_vm *vm, struct jsonrpc_call *call, bool turn_off, bool force, unsigned timeout);
 int vmms_vm_pause(struct vmms_vm *vm, struct jsonrpc_call *call, bool pause);
+/* Save-VM: Running or Paused -> Saving -> Saved (the worker ends); a start restores it. */
+int vmms_vm_save(struct vmms_vm *vm, struct jsonrpc_call *call);
+/* The saved state's files in the VM's state directory: open (flags) or remove them. */
+int vmms_vm_saved_open(struct vmms_vm *vm, const char *name, int flags);
+void vmms_vm_saved_remove(struct vmms_vm *vm);
+/* Bytes the saved state takes on disk, or 0 without one. */
+uint64_t vmms_vm_saved_size(struct vmms_vm *vm);
 int vmms_vm_adopt(struct vmms_vm *vm);
 /* From the worker: it runs (info from vm.info), or it is gone. */
 void vmms_vm_on_worker_info(struct vmms_vm *vm, struct json_object *info);

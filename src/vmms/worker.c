@@ -402,6 +402,22 @@ static int worker_open_fds(struct vmms_worker *w, int lock_fd, struct worker_fds
         f->fds[f->n] = fd;
         json_object_array_add(hold, json_object_new_int((int)f->n++));
         json_object_object_add(o, "hold", TAKE_PTR(hold));
+        /* A Saved VM: its state and memory, read-only; the worker takes its configuration from them. */
+        if (vm->restoring) {
+                static const char *const keys[2] = { "restore", "restore-memory" };
+                static const char *const names[2] = { VMMS_SAVED_STATE, VMMS_SAVED_MEMORY };
+
+                for (unsigned i = 0; i < 2; i++) {
+                        fd = vmms_vm_saved_open(vm, names[i], O_RDONLY);
+                        if (fd < 0) {
+                                snprintf(err, err_len, "the saved state %s/vms/%s/%s: %s", m->state_dir, vm->cfg.uuid,
+                                         names[i], strerror(-fd));
+                                return -EINVAL;
+                        }
+                        f->fds[f->n] = fd;
+                        json_object_object_add(o, keys[i], json_object_new_int((int)f->n++));
+                }
+        }
         if (vm->cfg.n_disks > 0) {
                 disks = json_object_new_array();
                 if (!disks)

@@ -220,6 +220,65 @@ def case_readopt(v):
     check(not os.path.exists(os.path.join(v.run, "vms", vm["uuid"])), "stale run dir kept")
 
 
+def case_save(v):
+    """Save-VM: Running -> Saving -> Saved (the worker ends, the state is on disk), start
+    restores it where it was (the guest's memory and rounds go on), also after a vmms
+    restart; a VM whose guest drives a device that cannot be saved refuses and runs on;
+    stop --turn-off discards a saved state."""
+    need_kvm()
+    v.start()
+    c = v.client()
+    c.call("vm.create", {"name": "m", "memory": "64M", "cmdline": "scenario=memstate memstate_s=6 memstate_mib=16"})
+    vm = c.call("vm.start", {"name": "m"})
+    v.track(vm)
+    con = console_fd(c, "m")
+    text = console_read(con, r"memstate round=2 ")
+    os.close(con)
+    rc, out, err = v.vmctl("save", "m")
+    check(rc == 0 and "Saved" in out, f"save: {rc} {out} {err}")
+    vm = c.call("vm.get", {"name": "m"})
+    check(vm["state"] == "Saved" and "pid" not in vm and vm.get("saved_state_bytes", 0) > 16 << 20, f"{vm}")
+    files = os.listdir(os.path.join(v.state, "vms", vm["uuid"]))
+    check("saved.state" in files and "saved.mem" in files, f"no saved state in the VM's directory: {files}")
+    rc, out, err = v.vmctl("show", "m")
+    check(rc == 0 and "Saved state:" in out, f"show: {out}")
+    # vmms goes away and comes back: the VM is still Saved.
+    c.close()
+    v.stop()
+    v.start()
+    c = v.client()
+    check(c.call("vm.get", {"name": "m"})["state"] == "Saved", "not Saved after a vmms restart")
+    rc, out, err = v.vmctl("start", "m")
+    check(rc == 0 and "Running" in out, f"start (restore): {rc} {out} {err}")
+    con = console_fd(c, "m")
+    text = console_read(con, r"#VMMS result scenario=memstate status=\w+", timeout=120)
+    os.close(con)
+    check("status=pass" in text, f"memstate after the restore:\n{text}")
+    check("memstate filled" not in text.split("memstate round=2 ")[-1], "the guest started over")
+    wait_for(lambda: c.call("vm.get", {"name": "m"})["state"] == "Off", 60, "the restored guest to power off")
+    vm = c.call("vm.get", {"name": "m"})
+    check("saved.state" not in os.listdir(os.path.join(v.state, "vms", vm["uuid"])), "saved state kept after restore")
+    # The default guest drives the integration services' device: refused, it runs on.
+    c.call("vm.create", {"name": "ic", "memory": "64M"})
+    v.track(c.call("vm.start", {"name": "ic"}))
+    con = console_fd(c, "ic")
+    console_read(con, r"ic=serving")
+    os.close(con)
+    rc, out, err = v.vmctl("save", "ic")
+    check(rc == 1 and "cannot be saved" in err and "integration services" in err, f"save refused: {rc} {out} {err}")
+    check(c.call("vm.get", {"name": "ic"})["state"] == "Running", "not Running after a refused save")
+    c.call("vm.stop", {"name": "ic", "turn_off": True})
+    # Saved, then turned off: the saved state is deleted.
+    vm = c.call("vm.start", {"name": "m"})
+    con = console_fd(c, "m")
+    console_read(con, r"memstate round=1 ")
+    os.close(con)
+    check(c.call("vm.save", {"name": "m"})["state"] == "Saved", "second save")
+    rc, out, err = v.vmctl("stop", "m", "--turn-off")
+    check(rc == 0 and "Off" in out, f"turn off a Saved VM: {rc} {out} {err}")
+    check("saved.state" not in os.listdir(os.path.join(v.state, "vms", vm["uuid"])), "saved state kept after turn-off")
+
+
 def case_socket_activation(v):
     if not shutil.which("systemd-socket-activate"):
         raise Skip("systemd-socket-activate is not installed")

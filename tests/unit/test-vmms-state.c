@@ -37,6 +37,7 @@ START_TEST(test_table)
                 [VMMS_VERB_CONSOLE]  = { 0, 1, 1, 1, 0, 0, 1, 0 },
                 [VMMS_VERB_KVP]      = { 0, 0, 1, 1, 0, 0, 0, 0 },
                 [VMMS_VERB_COPY]     = { 0, 0, 1, 0, 0, 0, 0, 0 },
+                [VMMS_VERB_SAVE]     = { 0, 0, 1, 1, 0, 0, 0, 0 },
         };
 
         for (int v = 0; v < _VMMS_VERB_MAX; v++)
