@@ -24,6 +24,8 @@ struct gmem {
         int fd;                 /* memfd, -1 for gmem_init_buffer() */
         bool owned;             /* unmap and close on free */
         bool hugepages;
+        bool file_backed;       /* base maps a saved memory file privately (restore): not the memfd */
+        uint64_t file_dev, file_ino;    /* ... that file */
         uint8_t *base;          /* host mapping of the whole memfd */
         uint64_t size;          /* total RAM in bytes */
         unsigned n_regions;

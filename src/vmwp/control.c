@@ -204,7 +204,9 @@ static int ctl_save(struct jsonrpc_call *call, struct json_object *params, void 
                 if (!mem_path)
                         return -ENOMEM;
                 state_fd = open(sp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-                mem_fd = state_fd < 0 ? -1 : open(mem_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                /* Not truncated here: save checks first that it is not the file this VM's
+                 * memory is mapped from (a restored VM's). */
+                mem_fd = state_fd < 0 ? -1 : open(mem_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
                 if (state_fd < 0 || mem_fd < 0)
                         return jsonrpc_call_error(call, JSONRPC_INVALID_PARAMS, "Cannot create %s: %s",
                                                   state_fd < 0 ? sp : mem_path, strerror(errno));

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
@@ -201,14 +203,18 @@ static int memory_save(struct vmwp_vm *vm, int mem_fd, uint64_t *ret_bytes)
 
         if (ftruncate(mem_fd, 0) < 0 || ftruncate(mem_fd, (off_t)m->size) < 0)
                 return -errno;
+        /* The memfd knows which pages were ever written; a restored VM's memory maps its
+         * memory file privately, so every page is looked at there. */
+        bool scan_all = m->fd < 0 || m->file_backed;
+
         while ((uint64_t)pos < m->size) {
-                off_t data = m->fd >= 0 ? lseek(m->fd, pos, SEEK_DATA) : pos, hole;
+                off_t data = !scan_all ? lseek(m->fd, pos, SEEK_DATA) : pos, hole;
 
                 if (data < 0 && errno == ENXIO)
                         break;          /* nothing more was ever written */
                 if (data < 0)
                         return -errno;
-                hole = m->fd >= 0 ? lseek(m->fd, data, SEEK_HOLE) : (off_t)m->size;
+                hole = !scan_all ? lseek(m->fd, data, SEEK_HOLE) : (off_t)m->size;
                 if (hole < 0)
                         return -errno;
                 hole = MIN(hole, (off_t)m->size);
@@ -234,10 +240,16 @@ static int memory_save(struct vmwp_vm *vm, int mem_fd, uint64_t *ret_bytes)
         return 0;
 }
 
+/*
+ * Guest memory from the memory file: mapped privately over guest RAM (the default: the
+ * restore returns at once, pages come in from the file as the guest touches them, its
+ * writes stay in this process), or read whole where RAM is on huge pages.
+ */
 static int memory_load(struct vmwp_vm *vm, int mem_fd, char *err, size_t err_len)
 {
         struct gmem *m = vm->mem;
         off_t pos = 0, end = lseek(mem_fd, 0, SEEK_END);
+        struct stat st;
 
         if (end < 0)
                 return -errno;
@@ -245,6 +257,20 @@ static int memory_load(struct vmwp_vm *vm, int mem_fd, char *err, size_t err_len
                 snprintf(err, err_len, "the memory file holds %llu bytes, the VM has %llu",
                          (unsigned long long)end, (unsigned long long)m->size);
                 return -EINVAL;
+        }
+        if (!m->hugepages && m->fd >= 0) {
+                void *p = mmap(m->base, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+                               mem_fd, 0);
+
+                if (p == MAP_FAILED)
+                        return -errno;
+                (void)madvise(m->base, m->size, MADV_DONTDUMP);
+                m->file_backed = true;
+                if (fstat(mem_fd, &st) == 0) {
+                        m->file_dev = st.st_dev;
+                        m->file_ino = st.st_ino;
+                }
+                return 0;
         }
         while (pos < end) {
                 off_t data = lseek(mem_fd, pos, SEEK_DATA), hole;
@@ -279,6 +305,17 @@ int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t
         if (!vmwp_vm_is_paused(vm)) {
                 snprintf(err, err_len, "the VM is not paused");
                 return -EBUSY;
+        }
+        /* A restored VM's memory is mapped from its memory file: writing over that file
+         * would pull the ground from under it. */
+        if (vm->mem->file_backed) {
+                struct stat st;
+
+                if (fstat(mem_fd, &st) == 0 && st.st_dev == vm->mem->file_dev && st.st_ino == vm->mem->file_ino) {
+                        snprintf(err, err_len, "the memory file is the one this VM was restored from (its memory "
+                                 "is mapped from it): save to another file");
+                        return -EINVAL;
+                }
         }
         r = vm_config_to_json(vm->cfg, &cfg);
         if (r < 0)

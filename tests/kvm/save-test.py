@@ -74,6 +74,9 @@ class Run:
         out = wait_for_line(self.p.stdout, after, 60 * TIME_SCALE)
         ctl = Control(self.ctl_path, timeout=30 * TIME_SCALE)
         # The files are made here and passed as fds, as vmms does: the caged worker opens nothing.
+        # A new memory file each time: a restored VM's memory is mapped from the old one.
+        if os.path.exists(state + ".mem"):
+            os.unlink(state + ".mem")
         with open(state, "wb") as s, open(state + ".mem", "w+b") as m:
             ctl.call("vm.save", _fds=(s.fileno(), m.fileno()))
         rest, err = self.p.communicate(timeout=60 * TIME_SCALE)
