@@ -238,14 +238,21 @@ static int api_list(struct jsonrpc_call *call, struct json_object *params, void 
         return jsonrpc_call_reply(call, TAKE_PTR(a));
 }
 
-static int api_get(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+/* A method whose only param is the VM's name: that VM, if it takes verb now (else answered). */
+static struct vmms_vm *api_named_vm(struct jsonrpc_call *call, struct json_object *params, void *userdata,
+                                    enum vmms_verb verb)
 {
         struct json_object *name = NULL;
-        struct vmms_vm *vm;
 
         if (api_name_only(call, params, &name) < 0)
-                return 0;
-        vm = api_vm(call, userdata, name, VMMS_VERB_GET);
+                return NULL;
+        return api_vm(call, userdata, name, verb);
+}
+
+static int api_get(struct jsonrpc_call *call, struct json_object *params, void *userdata)
+{
+        struct vmms_vm *vm = api_named_vm(call, params, userdata, VMMS_VERB_GET);
+
         return vm ? reply_vm(call, vm) : 0;
 }
 
@@ -318,23 +325,15 @@ static int api_delete(struct jsonrpc_call *call, struct json_object *params, voi
 
 static int api_start(struct jsonrpc_call *call, struct json_object *params, void *userdata)
 {
-        struct json_object *name = NULL;
-        struct vmms_vm *vm;
+        struct vmms_vm *vm = api_named_vm(call, params, userdata, VMMS_VERB_START);
 
-        if (api_name_only(call, params, &name) < 0)
-                return 0;
-        vm = api_vm(call, userdata, name, VMMS_VERB_START);
         return vm ? vmms_vm_start(vm, call) : 0;
 }
 
 static int api_save(struct jsonrpc_call *call, struct json_object *params, void *userdata)
 {
-        struct json_object *name = NULL;
-        struct vmms_vm *vm;
+        struct vmms_vm *vm = api_named_vm(call, params, userdata, VMMS_VERB_SAVE);
 
-        if (api_name_only(call, params, &name) < 0)
-                return 0;
-        vm = api_vm(call, userdata, name, VMMS_VERB_SAVE);
         return vm ? vmms_vm_save(vm, call) : 0;
 }
 

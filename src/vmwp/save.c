@@ -120,9 +120,8 @@ static int msrs_get(struct vmwp_vcpu *c, const uint32_t *idx, uint32_t n, struct
         return 0;
 }
 
-static int vcpu_save(struct vmwp_vcpu *c, struct vmstate_writer *w, const uint32_t *msr_idx, uint32_t n_msr_idx,
-                     int xlen)
-{
+/* A vCPU's state in one piece, apart from the variable-size XSAVE area and MSRs. */
+struct vcpu_fixed {
         struct kvm_regs regs;
         struct kvm_sregs sregs;
         struct kvm_xcrs xcrs;
@@ -130,6 +129,12 @@ static int vcpu_save(struct vmwp_vcpu *c, struct vmstate_writer *w, const uint32
         struct kvm_vcpu_events events;
         struct kvm_mp_state mp;
         struct kvm_debugregs dbg;
+};
+
+static int vcpu_save(struct vmwp_vcpu *c, struct vmstate_writer *w, const uint32_t *msr_idx, uint32_t n_msr_idx,
+                     int xlen)
+{
+        struct vcpu_fixed f;
         struct vcpu_state_hdr h = { .xsave_len = (uint32_t)xlen };
         _cleanup_free_ uint8_t *buf = NULL, *xsave = NULL;
         _cleanup_free_ struct kvm_msr_entry *msrs = NULL;
@@ -138,43 +143,36 @@ static int vcpu_save(struct vmwp_vcpu *c, struct vmstate_writer *w, const uint32
                 struct kvm_cpuid_entry2 e[MAX_CPUID];
         } cpuid = { .hdr.nent = MAX_CPUID };
         char name[32];
-        size_t len, off = 0;
+        size_t len;
         int r;
 
+        memset(&f, 0, sizeof(f));
         xsave = calloc(1, (size_t)xlen);
         msrs = calloc(MAX(n_msr_idx, 1u), sizeof(*msrs));
         if (!xsave || !msrs)
                 return -ENOMEM;
-        if (ioctl(c->fd, KVM_GET_REGS, &regs) < 0 || ioctl(c->fd, KVM_GET_SREGS, &sregs) < 0 ||
+        if (ioctl(c->fd, KVM_GET_REGS, &f.regs) < 0 || ioctl(c->fd, KVM_GET_SREGS, &f.sregs) < 0 ||
             ioctl(c->fd, xlen > (int)sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, xsave) < 0 ||
-            ioctl(c->fd, KVM_GET_XCRS, &xcrs) < 0 || ioctl(c->fd, KVM_GET_LAPIC, &lapic) < 0 ||
-            ioctl(c->fd, KVM_GET_VCPU_EVENTS, &events) < 0 || ioctl(c->fd, KVM_GET_MP_STATE, &mp) < 0 ||
-            ioctl(c->fd, KVM_GET_DEBUGREGS, &dbg) < 0 || ioctl(c->fd, KVM_GET_CPUID2, &cpuid) < 0)
+            ioctl(c->fd, KVM_GET_XCRS, &f.xcrs) < 0 || ioctl(c->fd, KVM_GET_LAPIC, &f.lapic) < 0 ||
+            ioctl(c->fd, KVM_GET_VCPU_EVENTS, &f.events) < 0 || ioctl(c->fd, KVM_GET_MP_STATE, &f.mp) < 0 ||
+            ioctl(c->fd, KVM_GET_DEBUGREGS, &f.dbg) < 0 || ioctl(c->fd, KVM_GET_CPUID2, &cpuid) < 0)
                 return -errno;
         r = msrs_get(c, msr_idx, n_msr_idx, msrs, &h.n_msrs);
         if (r < 0)
                 return r;
         snprintf(name, sizeof(name), "cpuid.%u", c->index);
-        r = vmstate_put(w, name, CPUID_STATE_VERSION, cpuid.e, cpuid.hdr.nent * sizeof(cpuid.e[0]));
+        r = vmstate_put(w, name, CPUID_STATE_VERSION, cpuid.e, MIN(cpuid.hdr.nent, MAX_CPUID) * sizeof(cpuid.e[0]));
         if (r < 0)
                 return r;
-        len = sizeof(h) + sizeof(regs) + sizeof(sregs) + (size_t)xlen + sizeof(xcrs) + sizeof(lapic) +
-              sizeof(events) + sizeof(mp) + sizeof(dbg) + h.n_msrs * sizeof(*msrs);
+        /* header, the fixed part, XSAVE, MSRs */
+        len = sizeof(h) + sizeof(f) + (size_t)xlen + h.n_msrs * sizeof(*msrs);
         buf = malloc(len);
         if (!buf)
                 return -ENOMEM;
-#define PUT(p, n) do { memcpy(buf + off, (p), (n)); off += (n); } while (0)
-        PUT(&h, sizeof(h));
-        PUT(&regs, sizeof(regs));
-        PUT(&sregs, sizeof(sregs));
-        PUT(xsave, (size_t)xlen);
-        PUT(&xcrs, sizeof(xcrs));
-        PUT(&lapic, sizeof(lapic));
-        PUT(&events, sizeof(events));
-        PUT(&mp, sizeof(mp));
-        PUT(&dbg, sizeof(dbg));
-        PUT(msrs, h.n_msrs * sizeof(*msrs));
-#undef PUT
+        memcpy(buf, &h, sizeof(h));
+        memcpy(buf + sizeof(h), &f, sizeof(f));
+        memcpy(buf + sizeof(h) + sizeof(f), xsave, (size_t)xlen);
+        memcpy(buf + sizeof(h) + sizeof(f) + (size_t)xlen, msrs, h.n_msrs * sizeof(*msrs));
         snprintf(name, sizeof(name), "vcpu.%u", c->index);
         return vmstate_put(w, name, VCPU_STATE_VERSION, buf, len);
 }
@@ -467,9 +465,7 @@ static int vcpu_load(struct vmwp_vcpu *c, struct vmstate *st, int xlen, char *er
         }
         p = data;
         memcpy(&h, p, sizeof(h));
-        need = sizeof(h) + sizeof(struct kvm_regs) + sizeof(struct kvm_sregs) + h.xsave_len + sizeof(struct kvm_xcrs) +
-               sizeof(struct kvm_lapic_state) + sizeof(struct kvm_vcpu_events) + sizeof(struct kvm_mp_state) +
-               sizeof(struct kvm_debugregs) + (size_t)h.n_msrs * sizeof(struct kvm_msr_entry);
+        need = sizeof(h) + sizeof(struct vcpu_fixed) + h.xsave_len + (size_t)h.n_msrs * sizeof(struct kvm_msr_entry);
         if (h.n_msrs > MAX_MSRS || h.xsave_len > (1u << 20) || len != need) {
                 snprintf(err, err_len, "section %s: %zu bytes, not what its header says", name, len);
                 return -EINVAL;
@@ -479,15 +475,8 @@ static int vcpu_load(struct vmwp_vcpu *c, struct vmstate *st, int xlen, char *er
                          name, h.xsave_len, xlen);
                 return -EOPNOTSUPP;
         }
-        off = sizeof(h);
         {
-                struct kvm_regs regs;
-                struct kvm_sregs sregs;
-                struct kvm_xcrs xcrs;
-                struct kvm_lapic_state lapic;
-                struct kvm_vcpu_events events;
-                struct kvm_mp_state mp;
-                struct kvm_debugregs dbg;
+                struct vcpu_fixed f;
                 _cleanup_free_ uint8_t *xsave = calloc(1, (size_t)xlen);
                 _cleanup_free_ struct kvm_msrs *msrs = malloc(sizeof(struct kvm_msrs) +
                                                               h.n_msrs * sizeof(struct kvm_msr_entry));
@@ -495,23 +484,18 @@ static int vcpu_load(struct vmwp_vcpu *c, struct vmstate *st, int xlen, char *er
 
                 if (!xsave || !msrs)
                         return -ENOMEM;
-#define GET(x, n) do { memcpy((x), p + off, (n)); off += (n); } while (0)
-                GET(&regs, sizeof(regs));
-                GET(&sregs, sizeof(sregs));
-                GET(xsave, h.xsave_len);
-                GET(&xcrs, sizeof(xcrs));
-                GET(&lapic, sizeof(lapic));
-                GET(&events, sizeof(events));
-                GET(&mp, sizeof(mp));
-                GET(&dbg, sizeof(dbg));
-                GET(msrs->entries, h.n_msrs * sizeof(struct kvm_msr_entry));
-#undef GET
+                off = sizeof(h);
+                memcpy(&f, p + off, sizeof(f));
+                off += sizeof(f);
+                memcpy(xsave, p + off, h.xsave_len);
+                off += h.xsave_len;
+                memcpy(msrs->entries, p + off, h.n_msrs * sizeof(struct kvm_msr_entry));
                 msrs->nmsrs = h.n_msrs;
                 msrs->pad = 0;
                 /* Special registers first (modes), then the rest; the LAPIC after the MSRs
                  * (APIC base), events and MP state last, as KVM wants. */
-                if (ioctl(c->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(c->fd, KVM_SET_REGS, &regs) < 0 ||
-                    ioctl(c->fd, KVM_SET_XSAVE, xsave) < 0 || ioctl(c->fd, KVM_SET_XCRS, &xcrs) < 0) {
+                if (ioctl(c->fd, KVM_SET_SREGS, &f.sregs) < 0 || ioctl(c->fd, KVM_SET_REGS, &f.regs) < 0 ||
+                    ioctl(c->fd, KVM_SET_XSAVE, xsave) < 0 || ioctl(c->fd, KVM_SET_XCRS, &f.xcrs) < 0) {
                         snprintf(err, err_len, "vCPU %u: KVM refuses the saved registers: %s", c->index, strerror(errno));
                         return -EINVAL;
                 }
@@ -521,10 +505,10 @@ static int vcpu_load(struct vmwp_vcpu *c, struct vmstate *st, int xlen, char *er
                                  k >= 0 && (uint32_t)k < h.n_msrs ? msrs->entries[k].index : 0);
                         return -EINVAL;
                 }
-                events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
-                                KVM_VCPUEVENT_VALID_SMM;
-                if (ioctl(c->fd, KVM_SET_LAPIC, &lapic) < 0 || ioctl(c->fd, KVM_SET_VCPU_EVENTS, &events) < 0 ||
-                    ioctl(c->fd, KVM_SET_MP_STATE, &mp) < 0 || ioctl(c->fd, KVM_SET_DEBUGREGS, &dbg) < 0) {
+                f.events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
+                                  KVM_VCPUEVENT_VALID_SMM;
+                if (ioctl(c->fd, KVM_SET_LAPIC, &f.lapic) < 0 || ioctl(c->fd, KVM_SET_VCPU_EVENTS, &f.events) < 0 ||
+                    ioctl(c->fd, KVM_SET_MP_STATE, &f.mp) < 0 || ioctl(c->fd, KVM_SET_DEBUGREGS, &f.dbg) < 0) {
                         snprintf(err, err_len, "vCPU %u: KVM refuses the saved LAPIC or events: %s", c->index,
                                  strerror(errno));
                         return -EINVAL;

@@ -19,7 +19,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import TIME_SCALE, vmwp_cmd, Fail, Skip, check, host_has_hw_virt  # noqa: E402
+from vmmstest import TIME_SCALE, vmwp_cmd, Fail, Skip, check, host_has_hw_virt, run_script_case  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 
@@ -435,25 +435,13 @@ def case_linux(d):
 CASES["linux"] = case_linux
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} {'|'.join(CASES)}")
-        return 2
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        print("SKIP: no usable /dev/kvm")
-        return 77
-    try:
+def in_tempdir(fn):
+    """The cases take a scratch directory."""
+    def run():
         with tempfile.TemporaryDirectory() as d:
-            CASES[sys.argv[1]](d)
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Fail as e:
-        print(f"FAIL: {e}")
-        return 1
-    print("PASS")
-    return 0
+            fn(d)
+    return run
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script_case({k: in_tempdir(f) for k, f in CASES.items()}))

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import Fail, Skip, check, vmwp_cmd, wait_for_line, Control  # noqa: E402
+from vmmstest import Fail, Skip, check, need_dev_kvm, run_script_case, vmwp_cmd, wait_for_line, Control  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -660,37 +660,12 @@ def case_qemu_q35():
 CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE; cases: {' '.join(sorted(CASES))}")
-        return 2
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        print("SKIP: /dev/kvm is not available")
-        return 77
+def precheck(name):
+    need_dev_kvm()
     for f in (VMWP, GUEST):
         if not os.path.exists(f):
-            print(f"FAIL: {f} not built")
-            return 1
-    def on_term(signo, frame):
-        raise Fail(f"terminated by signal {signo} (test timeout?)")
-
-    # meson ends a test that runs too long with SIGTERM: unwind, so that stop() ends the VMs.
-    signal.signal(signal.SIGTERM, on_term)
-    t0 = time.time()
-    try:
-        CASES[sys.argv[1]]()
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Fail as e:
-        print(f"FAIL: {e}")
-        return 1
-    except subprocess.TimeoutExpired as e:
-        print(f"FAIL: timed out: {e}")
-        return 1
-    print(f"PASS ({time.time() - t0:.1f}s)")
-    return 0
+            raise Fail(f"{f} not built")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script_case(CASES, precheck))

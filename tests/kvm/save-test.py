@@ -20,7 +20,7 @@ import tempfile
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import TIME_SCALE, Fail, Skip, check, vmwp_cmd, wait_for_line, Control  # noqa: E402
+from vmmstest import TIME_SCALE, Fail, Skip, check, run_script_case, vmwp_cmd, wait_for_line, Control  # noqa: E402
 
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
 # The integration services stay on (as vmms runs VMs): these guests never drive their device.
@@ -280,21 +280,5 @@ def case_save_refused():
 CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE; cases: {' '.join(sorted(CASES))}")
-        return 2
-    try:
-        CASES[sys.argv[1]]()
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Fail as e:
-        print(f"FAIL: {e}")
-        return 1
-    print("PASS")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script_case(CASES))

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
-from vmmstest import TIME_SCALE, Fail, Skip, check, wait_for_line, Control, host_has_hw_virt  # noqa: E402
+from vmmstest import TIME_SCALE, Fail, Skip, check, need_dev_kvm, run_script_case, wait_for_line, Control, host_has_hw_virt  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -495,27 +495,10 @@ def case_linux_full():
 CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(sorted(CASES))}")
-        return 2
-    if sys.argv[1] not in ("help", "no-kvm") and not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        print("SKIP: /dev/kvm is not available")
-        return 77
-    try:
-        CASES[sys.argv[1]]()
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return 77
-    except Fail as e:
-        print(f"FAIL: {e}")
-        return 1
-    except subprocess.TimeoutExpired as e:
-        print(f"FAIL: timed out: {e}")
-        return 1
-    print("PASS")
-    return 0
+def precheck(name):
+    if name not in ("help", "no-kvm"):
+        need_dev_kvm()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script_case(CASES, precheck))

@@ -365,3 +365,39 @@ def run_vmms_case(cases, make_vmms):
         v.cleanup()
     print("PASS")
     return 0
+
+
+def need_dev_kvm(name=None):
+    """The usual precheck: a case that boots VMs skips where /dev/kvm cannot be used."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        raise Skip("/dev/kvm is not available")
+
+
+def run_script_case(cases, precheck=need_dev_kvm):
+    """The kvm drivers' main(): run case argv[1] of cases (name -> function) after
+    precheck(name) (which may raise Skip); meson's SIGTERM at a timeout unwinds as a
+    failure, so the case's cleanup ends its VMs. Exit 0 pass, 1 fail, 77 skip, 2 usage."""
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(f"usage: {sys.argv[0]} CASE; cases: {' '.join(sorted(cases))}")
+        return 2
+
+    def on_term(signo, frame):
+        raise Fail(f"terminated by signal {signo} (test timeout?)")
+
+    signal.signal(signal.SIGTERM, on_term)
+    t0 = time.time()
+    try:
+        if precheck:
+            precheck(sys.argv[1])
+        cases[sys.argv[1]]()
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except Fail as e:
+        print(f"FAIL: {e}")
+        return 1
+    except subprocess.TimeoutExpired as e:
+        print(f"FAIL: timed out: {e}")
+        return 1
+    print(f"PASS ({time.time() - t0:.1f}s)")
+    return 0

@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib"))
-from vmmstest import vmwp_cmd, Control, Fail, Skip, check  # noqa: E402
+from vmmstest import vmwp_cmd, Control, Fail, Skip, check, run_script_case  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -623,31 +623,19 @@ def case_qemu_q35():
         env.close()
 
 
-def main():
-    name = sys.argv[1] if len(sys.argv) > 1 else ""
-    fn = globals().get("case_" + name.replace("-", "_"))
-    if not fn:
-        print(f"unknown case {name}")
-        return 1
-    try:
-        if not os.path.exists("/dev/kvm"):
-            raise Skip("no /dev/kvm")
-        if not os.path.exists("/dev/net/tun"):
-            raise Skip("no /dev/net/tun")
-        if os.geteuid() != 0:
-            raise Skip("needs root (network namespaces, TAP devices)")
-        if not shutil.which("ip"):
-            raise Skip("iproute2 (ip) not installed")
-        fn()
-    except Skip as e:
-        print(f"skip: {e}")
-        return 77
-    except Fail as e:
-        print(f"FAIL: {e}")
-        return 1
-    print("pass")
-    return 0
+def precheck(name):
+    if not os.path.exists("/dev/kvm"):
+        raise Skip("no /dev/kvm")
+    if not os.path.exists("/dev/net/tun"):
+        raise Skip("no /dev/net/tun")
+    if os.geteuid() != 0:
+        raise Skip("needs root (network namespaces, TAP devices)")
+    if not shutil.which("ip"):
+        raise Skip("iproute2 (ip) not installed")
+
+
+CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("case_")}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script_case(CASES, precheck))
