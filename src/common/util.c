@@ -160,22 +160,32 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
         return read_full_fd(fd, max_size, ret_data, ret_size);
 }
 
-int loop_write(int fd, const void *buf, size_t len)
+/* Write all of buf: at off with pwrite, or (off < 0) at the file position with write. */
+static int write_all(int fd, const void *buf, size_t len, off_t off)
 {
         const char *p = buf;
 
         while (len > 0) {
-                ssize_t n = write(fd, p, len);
+                ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
+                if (n == 0)
+                        return -EIO;
                 p += n;
                 len -= (size_t)n;
+                if (off >= 0)
+                        off += n;
         }
         return 0;
+}
+
+int loop_write(int fd, const void *buf, size_t len)
+{
+        return write_all(fd, buf, len, -1);
 }
 
 ssize_t pread_upto(int fd, void *buf, size_t len, off_t off)
@@ -209,23 +219,7 @@ int pread_full(int fd, void *buf, size_t len, off_t off)
 
 int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                off += n;
-                len -= (size_t)n;
-        }
-        return 0;
+        return off < 0 ? -EINVAL : write_all(fd, buf, len, off);
 }
 
 bool string_has_prefix(const char *s, const char *prefix)
