@@ -657,6 +657,14 @@ int virtio_pci_save(struct virtio_pci *vp, struct vmstate_writer *w, char *err, 
                          vp->ops->save ? "is not paused" : "cannot be saved yet");
                 return vp->ops->save ? -EBUSY : -EOPNOTSUPP;
         }
+        snprintf(name, sizeof(name), "virtio.%02x", pci_func_devfn(vp->pci));
+        /* The device first: it may give buffers it held back to the rings (their indices
+         * are then saved as it left them). */
+        r = vp->active ? vp->ops->save(vp->dev, w, name) : 0;
+        if (r < 0) {
+                pthread_mutex_unlock(&vp->lock);
+                return r;
+        }
         *s = (struct vp_state) {
                 .driver_features = vp->driver_features, .dfselect = vp->dfselect, .gfselect = vp->gfselect,
                 .queue_select = vp->queue_select, .config_vector = __atomic_load_n(&vp->config_vector, __ATOMIC_RELAXED),
@@ -678,10 +686,7 @@ int virtio_pci_save(struct virtio_pci *vp, struct vmstate_writer *w, char *err, 
                                 .signalled_used_valid = q->vq.signalled_used_valid,
                         };
         }
-        snprintf(name, sizeof(name), "virtio.%02x", pci_func_devfn(vp->pci));
         r = vmstate_put(w, name, VP_STATE_VERSION, buf, len);
-        if (r >= 0 && vp->active)
-                r = vp->ops->save(vp->dev, w, name);
         pthread_mutex_unlock(&vp->lock);
         if (r >= 0)
                 r = pci_func_save(vp->pci, w);

@@ -220,7 +220,7 @@ static int ctl_save(struct jsonrpc_call *call, struct json_object *params, void 
         was_paused = vmwp_vm_is_paused(c->m->vm);
         r = vmwp_vm_pause(c->m->vm);
         if (r >= 0)
-                r = vmwp_vm_save(c->m->vm, state_fd, mem_fd, err, sizeof(err));
+                r = vmwp_vm_save(c->m->vm, c->m->config_json, state_fd, mem_fd, err, sizeof(err));
         if (r < 0) {
                 if (!was_paused)
                         (void)vmwp_vm_resume(c->m->vm);

@@ -18,6 +18,7 @@
 
 #include "vmms-build-config.h"
 #include "vmms/cleanup.h"
+#include "vmms/cleanup-json.h"
 #include "vmms/config.h"
 #include "vmms/log.h"
 #include "vmms/util.h"
@@ -262,6 +263,18 @@ int main(int argc, char *argv[])
                 exit_code = r == -ENOMEM ? EXIT_WORKER_FAILED : EXIT_CONFIG;
                 goto out;
         }
+        /* The VM's configuration as given (TAP, switch and bridge names, image paths), for a
+         * saved state: the hand-off then replaces names with the fds opened for them. */
+        {
+                _cleanup_json_ struct json_object *o = NULL;
+
+                r = vm_config_to_json(&cfg, &o);
+                m.config_json = r < 0 ? NULL : strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                if (!m.config_json) {
+                        log_error_errno(-ENOMEM, "Out of memory");
+                        goto out;
+                }
+        }
         r = vmwp_handoff_apply(handoff, &cfg);
         if (r < 0)
                 goto out;
@@ -370,6 +383,7 @@ out:
         vm_config_done(&cfg);
         vmstate_free(m.restore);
         safe_close(m.restore_mem_fd);
+        free(m.config_json);
         vmwp_handoff_free(handoff);
         vmwp_args_done(&args);
         return exit_code;

@@ -289,9 +289,8 @@ static int memory_load(struct vmwp_vm *vm, int mem_fd, char *err, size_t err_len
         return 0;
 }
 
-int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t err_len)
+int vmwp_vm_save(struct vmwp_vm *vm, const char *config_json, int state_fd, int mem_fd, char *err, size_t err_len)
 {
-        _cleanup_json_ struct json_object *cfg = NULL;
         _cleanup_free_ uint32_t *msr_idx = NULL;
         struct vmstate_writer *w = NULL;
         struct vm_state vs = { 0 };
@@ -315,10 +314,7 @@ int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t
                         return -EINVAL;
                 }
         }
-        r = vm_config_to_json(vm->cfg, &cfg);
-        if (r < 0)
-                return r;
-        s = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
+        s = config_json;
         r = msr_list(vm, &msr_idx, &n_msr);
         if (r < 0)
                 return r;

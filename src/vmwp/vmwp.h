@@ -108,6 +108,7 @@ struct vmwp_main {
         struct vmwp_control *control;
         struct vmwp_ic *ic;             /* integration services, NULL when all are off */
         struct vmstate *restore;        /* --restore: the state the first boot goes on from */
+        char *config_json;              /* the configuration as given, before the hand-off's fds */
         int restore_mem_fd;             /* ... and its memory file */
 };
 
@@ -120,7 +121,7 @@ struct vmwp_images {
 };
 
 /* save.c: the VM must be paused. err says why not (a device that cannot be saved...). */
-int vmwp_vm_save(struct vmwp_vm *vm, int state_fd, int mem_fd, char *err, size_t err_len);
+int vmwp_vm_save(struct vmwp_vm *vm, const char *config_json, int state_fd, int mem_fd, char *err, size_t err_len);
 /* Into a VM just made from the saved configuration (no boot image loaded), before it runs. */
 int vmwp_vm_restore(struct vmwp_vm *vm, struct vmstate *st, int mem_fd, char *err, size_t err_len);
 

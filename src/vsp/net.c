@@ -39,6 +39,8 @@
 #include "vmms/nic.h"
 #include "vmms/switch.h"
 #include "vmms/vmbus.h"
+#include "vmms/vdev.h"
+#include "vmms/vmstate.h"
 #include "vmms/vsp_net.h"
 #include "net.h"
 #include "vmms/tap.h"
@@ -252,6 +254,20 @@ static int net_activate(void *dev, const struct virtio_activation *a)
         r = vsp_net_set_pairs(n, 1);    /* only the first pair until VQ_PAIRS_SET */
         if (r < 0)
                 goto fail;
+        if (n->restore_pending) {
+                /* What the driver had set when the VM was saved. */
+                n->restore_pending = false;
+                pthread_mutex_lock(&n->lock);
+                n->cfg = n->restore_cfg;
+                n->filter = n->restore_filter;
+                __atomic_fetch_add(&n->filter_gen, 1, __ATOMIC_RELEASE);
+                pthread_mutex_unlock(&n->lock);
+                r = vsp_net_set_offloads(n, n->restore_offloads & a->features & VSP_NET_GUEST_OFFLOADS);
+                if (r >= 0 && n->restore_pairs > 1)
+                        r = vsp_net_set_pairs(n, MIN(n->restore_pairs, n->n_pairs));
+                if (r < 0)
+                        goto fail;
+        }
         for (unsigned i = 0; i < n->n_pairs; i++) {
                 r = pair_start(n, &n->pairs[i], a, i == 0 && vsp_net_has(n, VIRTIO_NET_F_CTRL_VQ));
                 if (r < 0)
@@ -301,6 +317,84 @@ static void net_free(void *dev)
         free(n);
 }
 
+/*
+ * Saved state, version 1: what the driver set through the control queue (MAC, receive
+ * filter, offloads, queue pairs) and the link. Paused, a pair may hold receive buffers
+ * popped ahead of a packet (and a merged packet half spread over them) and transmit frames
+ * popped but not yet written: they go back to their rings (the half packet is dropped, as a
+ * network may drop one) and the driver's buffers are served again after the restore.
+ */
+#define NET_STATE_VERSION 1u
+
+struct net_state {
+        struct virtio_net_config cfg;
+        struct vsp_net_filter filter;
+        uint64_t offloads;
+        uint32_t active_pairs, link_up;
+};
+
+static int net_save(void *dev, struct vmstate_writer *w, const char *prefix)
+{
+        struct vsp_net *n = dev;
+        struct net_state st;
+        char name[64];
+
+        for (unsigned i = 0; i < n->n_pairs; i++) {
+                struct net_pair *p = &n->pairs[i];
+                struct net_rx *rx = &p->rx;
+                struct net_tx *tx = &p->tx;
+                unsigned k = (rx->partial ? rx->n_used : 0) + (rx->have_buf ? 1 : 0);
+
+                if (rx->vq && k) {
+                        if (rx->partial)
+                                vsp_net_stat_add(&p->stats.rx_dropped, 1);
+                        rx->vq->last_avail = (uint16_t)(rx->vq->last_avail - k);
+                        rx->partial = rx->have_buf = false;
+                        rx->n_used = 0;
+                }
+                if (tx->vq && tx->n_ready) {
+                        tx->vq->last_avail = (uint16_t)(tx->vq->last_avail - tx->n_ready);
+                        tx->n_ready = 0;
+                        tx->first = 0;
+                        tx->blocked = false;
+                }
+        }
+        memset(&st, 0, sizeof(st));
+        pthread_mutex_lock(&n->lock);
+        st.cfg = n->cfg;
+        st.filter = n->filter;
+        pthread_mutex_unlock(&n->lock);
+        st.offloads = __atomic_load_n(&n->offloads, __ATOMIC_RELAXED);
+        st.active_pairs = n->active_pairs;
+        st.link_up = __atomic_load_n(&n->link_up, __ATOMIC_RELAXED);
+        snprintf(name, sizeof(name), "%s.net", prefix);
+        return vmstate_put(w, name, NET_STATE_VERSION, &st, sizeof(st));
+}
+
+static int net_load(void *dev, struct vmstate *stt, const char *prefix, char *err, size_t err_len)
+{
+        struct vsp_net *n = dev;
+        struct net_state st;
+        char name[64];
+        int r;
+
+        snprintf(name, sizeof(name), "%s.net", prefix);
+        r = vdev_state_get(stt, name, NET_STATE_VERSION, &st, sizeof(st), err, err_len);
+        if (r < 0)
+                return r;
+        if (st.filter.n_uni > VSP_NET_MAC_TABLE || st.filter.n_multi > VSP_NET_MAC_TABLE ||
+            st.active_pairs > n->max_pairs) {
+                snprintf(err, err_len, "section %s: a filter or queue count this device cannot have", name);
+                return -EINVAL;
+        }
+        n->restore_cfg = st.cfg;
+        n->restore_filter = st.filter;
+        n->restore_offloads = st.offloads;
+        n->restore_pairs = st.active_pairs;
+        n->restore_pending = true;
+        return 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
         .activate = net_activate,
         .reset = net_reset,
@@ -308,6 +402,8 @@ static const struct virtio_dev_ops net_ops = {
         .resume = net_resume,
         .read_config = net_read_config,
         .validate_features = net_validate_features,
+        .save = net_save,
+        .load = net_load,
         .free = net_free,
 };
 

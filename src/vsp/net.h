@@ -196,6 +196,12 @@ struct vsp_net {
 
         struct net_pair *pairs;
         struct net_ctrl ctrl;
+        /* A restore's settings, applied by the activation that follows its load. */
+        bool restore_pending;
+        struct virtio_net_config restore_cfg;
+        struct vsp_net_filter restore_filter;
+        uint64_t restore_offloads;
+        unsigned restore_pairs;
         uint64_t ring_errors;           /* atomic */
         uint64_t ctrl_ok, ctrl_err;     /* atomic */
 };

@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib"))
-from vmmstest import vmwp_cmd, Control, Fail, Skip, check, run_script_case  # noqa: E402
+from vmmstest import vmwp_cmd, Control, Fail, Skip, check, run_script_case, wait_for  # noqa: E402
 
 VMWP = os.environ.get("VMWP", "build/src/vmwp/vmwp")
 GUEST = os.environ.get("GUEST_KERNEL", "build/guest/kernel/vmguest.elf")
@@ -484,6 +484,45 @@ def case_paused():
             e.receive(8, f"pause {c}")
         check(not e.sent, f"{len(e.sent)} datagrams lost")
         quit_echo(vm, GUEST_IP)
+
+
+def case_save():
+    """vm.save in the middle of UDP traffic and vmwp --restore on the same TAP: the NIC goes
+    on with the driver's rings, filter and offloads where they were, and the echo with it."""
+    env = Env()
+    vm = vm2 = None
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            ctl = os.path.join(d, "control.sock")
+            vm = echo_vm(f"tap={env.tap}", ["--control", ctl])
+            c = Control(ctl)
+            udp_echo(GUEST_IP, [64, 1400])
+            e = NumberedEcho()
+            for i in range(16):
+                e.send(i)
+            e.receive(16, "before the save")
+            state = os.path.join(d, "vm.state")
+            with open(state, "wb") as s, open(state + ".mem", "w+b") as m:
+                c.call("vm.save", _fds=(s.fileno(), m.fileno()))
+            check(vm.finish() == 0, f"the saved worker failed:\n{vm.output()}")
+            vm2 = Vm(["--restore", state], f"scenario=net-echo ip={GUEST_IP}/24")
+            wait_for(lambda: any("Restored from the saved state" in x for x in vm2.err) or vm2.p.poll() is not None,
+                     60, "the restore")
+            check(vm2.p.poll() is None, f"the restore failed:\n{vm2.output()}")
+            for c_ in range(10):
+                for k in range(8):
+                    e.send(100 + c_ * 8 + k)
+                e.receive(8, f"after the restore, round {c_}")
+            check(not e.sent, f"{len(e.sent)} datagrams lost")
+            check(ping(GUEST_IP, 3) == 3, "no ICMP echo after the restore")
+            quit_echo(vm2, GUEST_IP)
+            check(not any("#VMMS info net-echo listening" in x for x in vm2.lines),
+                  "the restored guest started over")
+    finally:
+        for v in (vm, vm2):
+            if v:
+                v.kill()
+        env.close()
 
 
 def tap_has_uso():
