@@ -162,10 +162,11 @@ int vmstate_read(int fd, struct vmstate **ret, char *err, size_t err_len)
         for (;;) {
                 uint8_t b[2 + VMSTATE_NAME_MAX + 12], t[4];
                 struct section *sec, *ns;
-                const char *last = s->n ? s->s[s->n - 1].name : "the header";
+                char last[VMSTATE_NAME_MAX + 1];        /* a copy: s->s moves on realloc */
                 uint16_t nl;
                 uLong crc;
 
+                snprintf(last, sizeof(last), "%s", s->n ? s->s[s->n - 1].name : "the header");
                 r = read_exact(fd, b, 2);
                 if (r == -EPIPE) {
                         r = rd_error(err, err_len, "saved state cut short after section %s (no end section)", last);
