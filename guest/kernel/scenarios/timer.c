@@ -9,7 +9,7 @@
  *     more ticks than the time allows, delivers at least a quarter of them, and at least a
  *     fifth of the intervals between its ticks are one period long (ticks that coalesce
  *     make longer ones; a timer at half the rate makes no short ones);
- *   - a one-shot timer of oneshot_ms= (default 10), armed 8 times, never fires early, and
+ *   - a one-shot timer of oneshot_ms= (default 10), armed 8 times, never fires more than a tenth early, and
  *     its quickest delivery is within half a period of the deadline: late deliveries are
  *     emulation, but a timer at half speed is late every time;
  *   - the TSC agrees with the time source within 2%;
@@ -123,8 +123,12 @@ static int check_oneshot(struct guest_cpu *cpu, uint64_t ms)
                         dt = UINT64_MAX;        /* never fired */
                 if (dt < best)
                         best = dt;
-                /* Early beyond what calibrating over 100 ms can be off by. */
-                if (dt < deadline - deadline / 20)
+                /*
+                 * Early by more than a tenth: beyond what calibrating can be off by, and what
+                 * the host's timer slack does under emulation (a nested CI run once saw one
+                 * 5.1% early); a timer at double speed is half the deadline early.
+                 */
+                if (dt < deadline - deadline / 10)
                         early++;
         }
         guest_report_metric("oneshot_deadline", deadline / 1000, "us");
