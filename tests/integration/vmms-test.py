@@ -290,8 +290,18 @@ def case_socket_activation(v):
     if os.environ.get("VMMS_VMWP"):
         prefix += ["-E", "VMMS_VMWP"]       # it passes no environment unless asked
     v.start(prefix=prefix, wait=False, socket_arg=False)
-    wait_for(lambda: os.path.exists(act), 10, "systemd-socket-activate to listen")
-    c = Client(act)
+    # The path appears at bind(), a moment before listen(): connect until it is accepted.
+    clients = []
+
+    def connected():
+        try:
+            clients.append(Client(act))
+            return True
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+
+    wait_for(connected, 10, "systemd-socket-activate to listen")
+    c = clients[0]
     info = c.call("host.info")
     check(info["socket"] == act, f"host.info socket: {info['socket']}")
     check(info["pid"] == v.proc.pid, "not the activated process")
