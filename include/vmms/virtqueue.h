@@ -65,6 +65,15 @@ int virtq_init(struct virtq *vq, const struct gmem *mem, uint16_t index, uint16_
  */
 int virtq_pop(struct virtq *vq, struct iovec *iov, unsigned cap, struct virtq_elem *ret);
 
+/*
+ * Give back the last k chains popped and not pushed: the next pops return them again (the
+ * driver does not touch avail entries it published until they are used).
+ */
+static inline void virtq_unpop(struct virtq *vq, unsigned k)
+{
+        vq->last_avail = (uint16_t)(vq->last_avail - k);
+}
+
 /* Record a completed chain; virtq_flush() makes all recorded entries visible at once. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 void virtq_flush(struct virtq *vq);

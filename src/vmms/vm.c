@@ -118,8 +118,8 @@ int vmms_vm_to_json(const struct vmms_vm *vm, struct json_object **ret)
                         json_object_object_add(o, "console", json_object_new_string(console));
         }
         if (vm->state == VMMS_STATE_SAVED || vm->state == VMMS_STATE_SAVING)
-                json_object_object_add(o, "saved_state_bytes", json_object_new_int64((int64_t)vmms_vm_saved_size(
-                                                                        (struct vmms_vm *)vm)));
+                json_object_object_add(o, "saved_state_bytes",
+                                       json_object_new_int64((int64_t)vmms_vm_saved_size(vm)));
         json_object_object_add(o, "config", TAKE_PTR(cfg));
         *ret = TAKE_PTR(o);
         return 0;
@@ -489,7 +489,7 @@ int vmms_vm_adopt(struct vmms_vm *vm)
         return 1;
 }
 
-int vmms_vm_saved_open(struct vmms_vm *vm, const char *name, int flags)
+int vmms_vm_saved_open(const struct vmms_vm *vm, const char *name, int flags)
 {
         _cleanup_close_ int dfd = openat(vm->manager->vms_dirfd, vm->cfg.uuid,
                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -512,7 +512,7 @@ void vmms_vm_saved_remove(struct vmms_vm *vm)
         (void)unlinkat(dfd, VMMS_SAVED_MEMORY, 0);
 }
 
-uint64_t vmms_vm_saved_size(struct vmms_vm *vm)
+uint64_t vmms_vm_saved_size(const struct vmms_vm *vm)
 {
         _cleanup_close_ int dfd = openat(vm->manager->vms_dirfd, vm->cfg.uuid,
                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

@@ -138,10 +138,10 @@ int vmms_vm_pause(struct vmms_vm *vm, struct jsonrpc_call *call, bool pause);
 /* Save-VM: Running or Paused -> Saving -> Saved (the worker ends); a start restores it. */
 int vmms_vm_save(struct vmms_vm *vm, struct jsonrpc_call *call);
 /* The saved state's files in the VM's state directory: open (flags) or remove them. */
-int vmms_vm_saved_open(struct vmms_vm *vm, const char *name, int flags);
+int vmms_vm_saved_open(const struct vmms_vm *vm, const char *name, int flags);
 void vmms_vm_saved_remove(struct vmms_vm *vm);
 /* Bytes the saved state takes on disk, or 0 without one. */
-uint64_t vmms_vm_saved_size(struct vmms_vm *vm);
+uint64_t vmms_vm_saved_size(const struct vmms_vm *vm);
 int vmms_vm_adopt(struct vmms_vm *vm);
 /* From the worker: it runs (info from vm.info), or it is gone. */
 void vmms_vm_on_worker_info(struct vmms_vm *vm, struct json_object *info);

@@ -176,7 +176,7 @@ static int restore_open(const struct vmwp_args *a, struct vmwp_handoff *h, struc
                 return log_error_errno(fd < 0 ? fd : m->restore_mem_fd, "--fd-socket: the saved state's fds: %m");
         r = vmstate_read(fd, &m->restore, msg, sizeof(msg));
         if (r < 0)
-                return log_error_errno(r == -EINVAL ? -EINVAL : r, "Cannot restore: %s", msg[0] ? msg : strerror(-r));
+                return log_error_errno(r, "Cannot restore: %s", msg[0] ? msg : strerror(-r));
         if (vmstate_get(m->restore, "config", NULL, &data, &len) < 0)
                 return log_error_errno(-EINVAL, "Cannot restore: the saved state has no configuration section");
         *ret_config = strndup(data, len);

@@ -27,8 +27,6 @@
 #include <unistd.h>
 
 #include "vmms/cleanup.h"
-#include "vmms/cleanup-json.h"
-#include "vmms/config.h"
 #include "vmms/log.h"
 #include "vmms/macro.h"
 #include "vmms/util.h"

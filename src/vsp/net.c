@@ -40,6 +40,7 @@
 #include "vmms/switch.h"
 #include "vmms/vmbus.h"
 #include "vmms/vdev.h"
+#include "vmms/virtqueue.h"
 #include "vmms/vmstate.h"
 #include "vmms/vsp_net.h"
 #include "net.h"
@@ -348,12 +349,12 @@ static int net_save(void *dev, struct vmstate_writer *w, const char *prefix)
                 if (rx->vq && k) {
                         if (rx->partial)
                                 vsp_net_stat_add(&p->stats.rx_dropped, 1);
-                        rx->vq->last_avail = (uint16_t)(rx->vq->last_avail - k);
+                        virtq_unpop(rx->vq, k);
                         rx->partial = rx->have_buf = false;
                         rx->n_used = 0;
                 }
                 if (tx->vq && tx->n_ready) {
-                        tx->vq->last_avail = (uint16_t)(tx->vq->last_avail - tx->n_ready);
+                        virtq_unpop(tx->vq, tx->n_ready);
                         tx->n_ready = 0;
                         tx->first = 0;
                         tx->blocked = false;

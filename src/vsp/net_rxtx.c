@@ -88,15 +88,6 @@ void vsp_net_rx_forget(struct net_rx *rx)
         rx->n_used = 0;
 }
 
-/*
- * Give back the last k buffers we popped: they are still in the available ring (the
- * driver may not touch them before they are used), so the next pops take them again.
- */
-static void rx_unpop(struct virtq *vq, unsigned k)
-{
-        vq->last_avail = (uint16_t)(vq->last_avail - k);
-}
-
 /* Pop the next receive buffer. false: there is none (we wait for a kick) or the ring broke. */
 static bool rx_take_buffer(struct net_pair *p)
 {
@@ -156,7 +147,7 @@ static bool rx_continue(struct net_pair *p)
 
                 if (rx->n_used >= rx->vq->size) {
                         /* Larger than all the buffers the ring can hold at once. */
-                        rx_unpop(rx->vq, rx->n_used);
+                        virtq_unpop(rx->vq, rx->n_used);
                         rx->partial = false;
                         rx->n_used = 0;
                         net_drop(p, &p->stats.rx_dropped, "receive", "larger than the whole receive ring");
